@@ -1,0 +1,148 @@
+# pvback - plain non-recursive Makefile.
+#
+#   make            build everything into build/
+#   make test       run the test suite (tests/run-tests.sh)
+#   make demo       the main job: the daemons on the emulated Xen
+#   make bench      benchmark programs under bench/ (figures, not tests)
+#   V=1             full command lines
+#   SANITIZE=1      ASan + UBSan build (into build-san/ unless BUILD is set)
+#
+# Every target that runs something first checks the Debian packages it needs
+# through scripts/deps.sh, which installs what is missing.
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+else
+BUILD ?= build
+endif
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wno-unused-parameter
+CPPFLAGS_ALL := -D_GNU_SOURCE -I. -Itests
+CFLAGS_ALL := -std=gnu11 $(WARN) -MMD -MP -fno-strict-aliasing $(CFLAGS)
+LDFLAGS_ALL := $(LDFLAGS)
+ifeq ($(SANITIZE),1)
+CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS_ALL += -fsanitize=address,undefined
+endif
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+XEN_LIBS := -lxenstore -lxengnttab -lxenevtchn
+all:
+
+# ---------------------------------------------------------------- xensim
+# The emulated Xen: xensimd (hypervisor + xenstored), the drop-in
+# libxengnttab.so.1 / libxenevtchn.so.1, and the small toolstack xensim-ctl.
+XENSIMD_SRC := tests/xensim/xensimd.c tests/xensim/xsd.c tests/xensim/hv.c
+XENSIM_CTL_SRC := tests/xensim/xensim-ctl.c
+SIMLIB_COMMON_SRC := tests/xensim/simclient.c
+SIMLIB_GNTTAB_SRC := tests/xensim/libgnttab.c $(SIMLIB_COMMON_SRC)
+SIMLIB_EVTCHN_SRC := tests/xensim/libevtchn.c $(SIMLIB_COMMON_SRC)
+
+XENSIMD := $(BUILD)/xensim/xensimd
+XENSIM_CTL := $(BUILD)/xensim/xensim-ctl
+SIMLIB_DIR := $(BUILD)/xensim/lib
+SIMLIB_GNTTAB := $(SIMLIB_DIR)/libxengnttab.so.1
+SIMLIB_EVTCHN := $(SIMLIB_DIR)/libxenevtchn.so.1
+XENSIM_ALL := $(XENSIMD) $(XENSIM_CTL) $(SIMLIB_GNTTAB) $(SIMLIB_EVTCHN)
+
+# Position-independent objects for the shared libraries live apart.
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+picobj = $(patsubst %.c,$(BUILD)/pic/%.o,$(1))
+
+$(XENSIMD): $(call obj,$(XENSIMD_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lpthread
+
+$(XENSIM_CTL): $(call obj,$(XENSIM_CTL_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ -lxenstore
+
+# Same sonames and symbol versions as Debian's libraries, so a program linked
+# against the real ones loads these through LD_LIBRARY_PATH without warnings.
+$(SIMLIB_GNTTAB): $(call picobj,$(SIMLIB_GNTTAB_SRC)) tests/xensim/libxengnttab.map
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -shared -o $@ \
+		$(call picobj,$(SIMLIB_GNTTAB_SRC)) \
+		-Wl,-soname,libxengnttab.so.1 \
+		-Wl,--version-script=tests/xensim/libxengnttab.map -lpthread
+	$(Q)ln -sf libxengnttab.so.1 $(SIMLIB_DIR)/libxengnttab.so
+
+$(SIMLIB_EVTCHN): $(call picobj,$(SIMLIB_EVTCHN_SRC)) tests/xensim/libxenevtchn.map
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -shared -o $@ \
+		$(call picobj,$(SIMLIB_EVTCHN_SRC)) \
+		-Wl,-soname,libxenevtchn.so.1 \
+		-Wl,--version-script=tests/xensim/libxenevtchn.map -lpthread
+	$(Q)ln -sf libxenevtchn.so.1 $(SIMLIB_DIR)/libxenevtchn.so
+
+all: $(XENSIM_ALL)
+
+# ---------------------------------------------------------------- tests
+# One program per behaviour: tests/<area>-<behaviour>.c -> build/tests/<name>,
+# linked with the test support library and the (real, at link time) Xen libs.
+# Shell tests tests/<name>.sh are run from the source tree.
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(call obj,$(TESTLIB_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
+
+all: $(TEST_BIN)
+
+# ---------------------------------------------------------------- bench
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(TESTLIB_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
+
+all: $(BENCH_BIN)
+
+# ---------------------------------------------------------------- rules
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c -o $@ $<
+
+# Linked outputs need their directory.
+$(XENSIM_ALL) $(TEST_BIN) $(BENCH_BIN): | dirs
+dirs:
+	@mkdir -p $(BUILD)/xensim/lib $(BUILD)/tests $(BUILD)/bench
+
+# ---------------------------------------------------------------- jobs
+.PHONY: all deps test demo bench clean format format-check dirs
+
+deps:
+	$(Q)scripts/deps.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tests/run-tests.sh $(TESTS)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bench/run-bench.sh
+
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h')
+format:
+	$(Q)clang-format -i $(FORMAT_SRC)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

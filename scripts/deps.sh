@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages pvback needs to build, test and demo.
+#
+#   scripts/deps.sh            install what is missing (apt-get), quiet when
+#                              everything is there
+#   scripts/deps.sh --check    exit 1 and name what is missing, install nothing
+#   scripts/deps.sh --list     print the package list
+#
+# Used by the Makefile (deps target, before test/demo/bench) and by .ci/run.
+set -euo pipefail
+
+PKGS=(
+	build-essential pkg-config git
+	libxen-dev xenstore-utils	# real libxenstore/-gnttab/-evtchn + tools
+	liburing-dev libaio-dev libseccomp-dev
+	fio iperf3 iproute2 procps util-linux
+	binutils			# objdump for the symbol-version test
+	clang-format
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ $st == "install ok installed" ]] || missing+=("$p")
+done
+
+case "${1:-}" in
+--list)
+	printf '%s\n' "${PKGS[@]}"
+	exit 0
+	;;
+--check)
+	if ((${#missing[@]})); then
+		echo "deps: missing: ${missing[*]}" >&2
+		exit 1
+	fi
+	exit 0
+	;;
+esac
+
+((${#missing[@]})) || exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=
+if [[ $(id -u) != 0 ]]; then
+	command -v sudo >/dev/null || {
+		echo "deps: not root and no sudo; install: ${missing[*]}" >&2
+		exit 1
+	}
+	sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

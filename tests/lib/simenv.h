@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * simenv.h - an emulated Xen host for one test program.
+ *
+ * simenv_up() starts a private xensim instance (tests/xensim/xensim up) in a
+ * fresh directory under $TMPDIR, with Dom0 and guests 1..N; simenv_down()
+ * stops it and removes the directory (also registered with atexit, so a
+ * failing CHECK does not leave a daemon behind). simenv_become() makes the
+ * calling process a given domain for every Xen handle it opens afterwards:
+ * the real libxenstore through XENSTORED_PATH, the drop-in libxengnttab and
+ * libxenevtchn through XENSIM_DIR / XENSIM_DOMID. Fork first to be two
+ * domains at once.
+ *
+ * The test runner sets LD_LIBRARY_PATH so the drop-in libraries are loaded;
+ * PVBACK_SRC / PVBACK_BUILD locate the tree (defaults: ".", "build").
+ */
+#ifndef PVBACK_TESTS_SIMENV_H
+#define PVBACK_TESTS_SIMENV_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+struct simenv {
+	char dir[PATH_MAX];	/* the instance's state directory */
+	int up;
+};
+
+/* Start an instance with @guests guest domains (1..@guests). 0/-errno. */
+int simenv_up(struct simenv *env, unsigned int guests);
+/* Stop it and remove its directory. Safe to call twice. */
+void simenv_down(struct simenv *env);
+/* Make this process domain @domid for handles opened from now on. */
+void simenv_become(const struct simenv *env, unsigned int domid);
+/*
+ * Fork a child that becomes @domid and runs fn(arg); its return value is the
+ * child's exit status. Returns the pid or -errno.
+ */
+pid_t simenv_fork_as(const struct simenv *env, unsigned int domid,
+		     int (*fn)(void *arg), void *arg);
+/* Wait for @pid and return its exit status (128+signal if killed). */
+int simenv_wait(pid_t pid);
+/*
+ * Run the shell command @cmd as domain @domid (through `xensim run`) and
+ * return its exit status; its stdout, if @out is not NULL, is stored there
+ * (at most @outlen - 1 bytes, NUL-terminated, trailing newline removed).
+ * @cmd is run inside single quotes: it must not contain one.
+ */
+int simenv_sh(const struct simenv *env, unsigned int domid, char *out,
+	      size_t outlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Path of a file under the source tree (static buffer, next call reuses). */
+const char *simenv_src(const char *rel);
+/* Path of a file under the build tree (static buffer, next call reuses). */
+const char *simenv_build(const char *rel);
+
+#endif
