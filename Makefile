@@ -84,13 +84,15 @@ all: $(XENSIM_ALL)
 
 # ---------------------------------------------------------------- tests
 # One program per behaviour: tests/<area>-<behaviour>.c -> build/tests/<name>,
-# linked with the test support library and the (real, at link time) Xen libs.
+# linked with the test support library, common/, and the (real, at link
+# time) Xen libs.
 # Shell tests tests/<name>.sh are run from the source tree.
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
+COMMON_SRC := $(wildcard common/*.c)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(call obj,$(TESTLIB_SRC))
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(call obj,$(TESTLIB_SRC) $(COMMON_SRC))
 	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
 
 all: $(TEST_BIN)
@@ -99,7 +101,7 @@ all: $(TEST_BIN)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(TESTLIB_SRC))
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(TESTLIB_SRC) $(COMMON_SRC))
 	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
 
 all: $(BENCH_BIN)
@@ -144,5 +146,8 @@ format-check:
 
 clean:
 	rm -rf build build-san
+
+# Keep objects between runs instead of deleting them as intermediates.
+.SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
