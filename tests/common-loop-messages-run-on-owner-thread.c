@@ -71,7 +71,8 @@ static struct loop_fd *pair[2];
 static int pair_calls;
 static void on_pair(struct loop_fd *lfd, uint32_t events)
 {
-	struct loop_fd *other = pair[lfd == pair[0]];
+	int oi = lfd == pair[0];	/* index of the other one */
+	struct loop_fd *other = pair[oi];
 
 	pair_calls++;
 	if (other) {
@@ -79,7 +80,7 @@ static void on_pair(struct loop_fd *lfd, uint32_t events)
 		close(other->fd);
 		memset(other, 0xa5, sizeof(*other));	/* poison: a call crashes */
 		free(other);
-		pair[lfd != pair[0]] = NULL;
+		pair[oi] = NULL;
 	}
 	loop_fd_del(loop, lfd);
 }
