@@ -35,7 +35,7 @@ Q := @
 say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
-XEN_LIBS := -lxenstore -lxengnttab -lxenevtchn
+XEN_LIBS := -lxenstore -lxengnttab -lxenevtchn -lxentoolcore
 all:
 
 # ---------------------------------------------------------------- xensim
