@@ -133,7 +133,7 @@ unsigned int xbus_ndevs(const struct xbus *xb)
 	unsigned int n = 0;
 
 	for (d = xb->devs; d; d = d->next)
-		n += !d->unregistered;
+		n++;
 	return n;
 }
 
@@ -450,6 +450,12 @@ static void xbus_adopt(struct xbus *xb, const char *kind, unsigned int fe,
 		goto out;
 	}
 	log_info(dev->name, "found in state %d, frontend %s", bes, dev->fe_path);
+	if (bes == XBUS_CLOSED &&
+	    (xbus_dev_read_be_uint(dev, "online", 1, &fe_id) || !fe_id)) {
+		/* Being removed by the toolstack: track it until it is gone. */
+		dev->unregistered = true;
+		goto out;
+	}
 	if (xbus_probe(dev))
 		goto out;
 	if (bes == XBUS_INITIALISING)
@@ -632,6 +638,27 @@ static void xbus_scan(struct xbus *xb, bool startup)
 	}
 }
 
+int xbus_backend_depth(const char *base, const char *path)
+{
+	size_t n = strlen(base);
+	int depth = 0;
+	const char *p;
+
+	if (strncmp(path, base, n) || strncmp(path + n, "/backend/", 9))
+		return -1;
+	for (p = path + n + 9; *p; p++)
+		depth += *p == '/';
+	return depth;
+}
+
+/* Only events at device-directory depth can add a device: kind/fe/devid. */
+static bool xbus_shallow(const struct xbus *xb, const char *path)
+{
+	int depth = xbus_backend_depth(xb->base, path);
+
+	return depth >= 0 && depth <= 2;
+}
+
 static void xbus_watch_ready(struct loop_fd *lfd, uint32_t events)
 {
 	struct xbus *xb = (struct xbus *)((char *)lfd -
@@ -645,7 +672,7 @@ static void xbus_watch_ready(struct loop_fd *lfd, uint32_t events)
 	while (budget-- > 0 &&
 	       !xen_store_watch_next(xb->xs, &path, &token, &mem)) {
 		if (!strncmp(token, "kind:", 5)) {
-			xb->scan_pending = true;
+			xb->scan_pending |= xbus_shallow(xb, path);
 		} else if ((dev = xbus_find(xb, token))) {
 			dev->dirty = true;
 			if (dev->probed && xb->drv->changed &&

@@ -84,8 +84,18 @@ void xbus_destroy(struct xbus *xb);
 
 unsigned int xbus_self_domid(const struct xbus *xb);
 void *xbus_driver_arg(const struct xbus *xb);
-/* Number of devices currently served. */
+/*
+ * Number of devices whose backend directory still exists (served, or
+ * closed and waiting for the toolstack to remove them). A worker exits when
+ * this drops to 0.
+ */
 unsigned int xbus_ndevs(const struct xbus *xb);
+
+/*
+ * How deep @path lies below <@base>/backend/: 0 for "<kind>", 2 for
+ * "<kind>/<fe>/<devid>"; -1 if it is not below it.
+ */
+int xbus_backend_depth(const char *base, const char *path);
 
 /* ------------------------------------------------------- per device */
 struct xen_store *xbus_dev_store(struct xbus_dev *dev);
