@@ -89,19 +89,31 @@ all: $(XENSIM_ALL)
 # Shell tests tests/<name>.sh are run from the source tree.
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 COMMON_SRC := $(wildcard common/*.c)
+FRONT_SRC := $(wildcard tests/front/*.c)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(call obj,$(TESTLIB_SRC) $(COMMON_SRC))
+TESTSUPPORT_OBJ = $(call obj,$(TESTLIB_SRC) $(FRONT_SRC) $(COMMON_SRC))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTSUPPORT_OBJ)
 	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
 
 all: $(TEST_BIN)
+
+# Programs the tests start (test daemons), not tests themselves.
+TESTD_SRC := $(wildcard tests/testd/*.c)
+TESTD_BIN := $(patsubst tests/testd/%.c,$(BUILD)/tests/testd/%,$(TESTD_SRC))
+
+$(BUILD)/tests/testd/%: $(BUILD)/obj/tests/testd/%.o $(TESTSUPPORT_OBJ)
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
+
+all: $(TESTD_BIN)
 
 # ---------------------------------------------------------------- bench
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(call obj,$(TESTLIB_SRC) $(COMMON_SRC))
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TESTSUPPORT_OBJ)
 	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
 
 all: $(BENCH_BIN)
@@ -116,9 +128,9 @@ $(BUILD)/pic/%.o: %.c
 	$(call say,CC,$<)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c -o $@ $<
 
 # Linked outputs need their directory.
-$(XENSIM_ALL) $(TEST_BIN) $(BENCH_BIN): | dirs
+$(XENSIM_ALL) $(TEST_BIN) $(TESTD_BIN) $(BENCH_BIN): | dirs
 dirs:
-	@mkdir -p $(BUILD)/xensim/lib $(BUILD)/tests $(BUILD)/bench
+	@mkdir -p $(BUILD)/xensim/lib $(BUILD)/tests/testd $(BUILD)/bench
 
 # ---------------------------------------------------------------- jobs
 .PHONY: all deps test demo bench clean format format-check dirs

@@ -532,7 +532,10 @@ static void xbus_evaluate(struct xbus_dev *dev)
 			if (rc == -EAGAIN)
 				break;
 			if (rc) {
-				xbus_dev_fatal(dev, rc, "connecting to the frontend");
+				/* The driver may have said what was wrong. */
+				if (!dev->broken)
+					xbus_dev_fatal(dev, rc,
+						       "connecting to the frontend");
 				break;
 			}
 			dev->connected = true;

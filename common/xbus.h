@@ -14,7 +14,9 @@
  *   connect     the frontend is Initialised/Connected: read its keys, map the
  *               rings, start the queues. 0: go Connected; -EAGAIN: not yet
  *               (waiting for a backend node, e.g. physical-device); any
- *               other -errno: fatal (error node, Closing), device only.
+ *               other -errno: fatal (error node, Closing), device only. A
+ *               driver that called xbus_dev_fatal() with a precise message
+ *               returns its error and xbus adds nothing.
  *   disconnect  stop and drain the queues, unmap, unbind. Idempotent.
  *   remove      the device is gone: free the private state.
  *   changed     optional: a node under the backend directory, or a node the
