@@ -428,6 +428,56 @@ const char *xen_gntst_name(int16_t status)
 	return "unknown";
 }
 
+/* -------------------------------------------- grant sharing (frontends) */
+struct xen_gntshr {
+	xengntshr_handle *h;
+};
+
+int xen_gntshr_open(struct xen_gntshr **out)
+{
+	struct xen_gntshr *xs = calloc(1, sizeof(*xs));
+
+	if (!xs)
+		return -ENOMEM;
+	errno = 0;
+	xs->h = xengntshr_open(NULL, 0);
+	if (!xs->h) {
+		int rc = neg_errno();
+
+		free(xs);
+		return rc;
+	}
+	*out = xs;
+	return 0;
+}
+
+void xen_gntshr_close(struct xen_gntshr *xs)
+{
+	if (!xs)
+		return;
+	xengntshr_close(xs->h);
+	free(xs);
+}
+
+int xen_gntshr_share(struct xen_gntshr *xs, unsigned int domid, uint32_t count,
+		     int writable, uint32_t *refs, void **addr)
+{
+	void *p;
+
+	errno = 0;
+	p = xengntshr_share_pages(xs->h, domid, (int)count, refs, writable);
+	if (!p)
+		return neg_errno();
+	*addr = p;
+	return 0;
+}
+
+int xen_gntshr_unshare(struct xen_gntshr *xs, void *addr, uint32_t count)
+{
+	errno = 0;
+	return xengntshr_unshare(xs->h, addr, count) ? neg_errno() : 0;
+}
+
 /* ---------------------------------------------------------------- misc */
 int xen_restrict_all(unsigned int domid)
 {

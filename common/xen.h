@@ -152,6 +152,21 @@ int xen_gcopy_run(struct xen_gnttab *xg, struct xen_gcopy *segs, uint32_t n);
 /* Name of a GNTST_* status, for logs ("bad_gntref", ...). */
 const char *xen_gntst_name(int16_t status);
 
+/* -------------------------------------------- grant sharing (frontends) */
+struct xen_gntshr;
+
+int xen_gntshr_open(struct xen_gntshr **out);
+void xen_gntshr_close(struct xen_gntshr *xs);	/* NULL-safe */
+/*
+ * Allocate @count zeroed pages, grant them to @domid (read-only unless
+ * @writable) and map them contiguously at *@addr; the grant references go to
+ * @refs. 0/-errno.
+ */
+int xen_gntshr_share(struct xen_gntshr *xs, unsigned int domid, uint32_t count,
+		     int writable, uint32_t *refs, void **addr);
+/* End access and free the pages of a share. 0/-errno. */
+int xen_gntshr_unshare(struct xen_gntshr *xs, void *addr, uint32_t count);
+
 /* ---------------------------------------------------------------- misc */
 /*
  * Restrict every open Xen handle of this process to @domid (libxentoolcore):

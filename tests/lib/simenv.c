@@ -8,6 +8,7 @@
 #include "lib/simenv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,4 +161,49 @@ int simenv_sh(const struct simenv *env, unsigned int domid, char *out,
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
+}
+
+int simenv_xensim(const struct simenv *env, const char *cmd, const char *fmt,
+		  ...)
+{
+	char args[2048], full[sizeof(args) + PATH_MAX * 2];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "%s %s --dir %s %s >&2",
+		 simenv_src("tests/xensim/xensim"), cmd, env->dir, args);
+	fflush(NULL);
+	st = system(full);
+	if (st < 0)
+		return -errno;
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+pid_t simenv_spawn(const struct simenv *env, unsigned int domid,
+		   const char *log, char *const argv[])
+{
+	pid_t pid;
+	int fd;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		atexit_env = NULL;
+		simenv_become(env, domid);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
 }

@@ -48,6 +48,18 @@ int simenv_wait(pid_t pid);
 int simenv_sh(const struct simenv *env, unsigned int domid, char *out,
 	      size_t outlen, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+/*
+ * Run `xensim @cmd --dir <instance> @args` (e.g. "device-add",
+ * "xtest 1 51712") and return its exit status.
+ */
+int simenv_xensim(const struct simenv *env, const char *cmd, const char *fmt,
+		  ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Start @argv (argv[0] a path) as domain @domid in the background, its
+ * stdout and stderr appended to @log. Returns the pid or -errno.
+ */
+pid_t simenv_spawn(const struct simenv *env, unsigned int domid,
+		   const char *log, char *const argv[]);
 /* Path of a file under the source tree (static buffer, next call reuses). */
 const char *simenv_src(const char *rel);
 /* Path of a file under the build tree (static buffer, next call reuses). */

@@ -9,9 +9,11 @@
  * maps each ring page and binds each event channel; disconnect undoes it.
  *
  *   xtestd [--kinds K1,K2] [--single] [--worker DOMID] [--log-level L]
+ *          [--hotplug-gate]
  *
  * Default: supervisor with one worker per guest; --single: one process
- * serving every guest (no workers).
+ * serving every guest (no workers). --hotplug-gate: Connected only after
+ * hotplug-status=connected, as netif requires.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -168,7 +170,7 @@ static void xt_remove(struct xbus_dev *dev)
 	free(xbus_dev_priv(dev));
 }
 
-static const struct xbus_driver xt_driver = {
+static struct xbus_driver xt_driver = {
 	.name = "xtest",
 	.probe = xt_probe,
 	.advertise = xt_advertise,
@@ -225,6 +227,7 @@ int main(int argc, char **argv)
 		{ "single", no_argument, NULL, 's' },
 		{ "worker", required_argument, NULL, 'w' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "hotplug-gate", no_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char kinds_buf[256] = "xtest", ident[32] = "xtestd";
@@ -235,8 +238,11 @@ int main(int argc, char **argv)
 	int single = 0, worker = -1, c, rc;
 	sigset_t mask;
 
-	while ((c = getopt_long(argc, argv, "k:sw:l:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:sw:l:g", opts, NULL)) != -1) {
 		switch (c) {
+		case 'g':
+			xt_driver.flags |= XBUS_F_HOTPLUG_GATE;
+			break;
 		case 'k':
 			snprintf(kinds_buf, sizeof(kinds_buf), "%s", optarg);
 			break;

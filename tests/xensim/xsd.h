@@ -20,7 +20,13 @@
 
 struct xsd;
 
-/* xenstored's default quotas (C xenstored 4.17), overridable for tests. */
+/*
+ * xenstored's default quotas (C xenstored 4.17), overridable for tests. They
+ * bind guests only, never Dom0. Going over one is answered as xenstored
+ * answers it: ENOSPC for nodes, entry size, transactions, perms and
+ * transaction nodes; E2BIG for watches. A guest whose unread replies reach
+ * outstanding_requests is not read from until it collects them.
+ */
 struct xsd_quota {
 	unsigned int entries_per_domain;	/* nodes owned by a domU */
 	unsigned int entry_size;		/* bytes of value + perms */
@@ -29,6 +35,7 @@ struct xsd_quota {
 	unsigned int perms_per_node;
 	unsigned int path_max;			/* relative path length */
 	unsigned int outstanding_requests;	/* per connection */
+	unsigned int trans_nodes;		/* nodes one transaction touches */
 };
 
 struct xsd_hooks {
@@ -45,8 +52,9 @@ struct xsd_hooks {
 };
 
 /*
- * Create the store with xenstored's initial tree ("/", "/tool",
- * "/tool/xenstored", "/local", "/local/domain" as xenstored makes them).
+ * Create the store with xenstored's initial tree: "/", "/tool" and
+ * "/tool/xenstored", owned by Dom0 with no access for others. "/local" and
+ * below are the toolstack's (they inherit "/"'s perms when it writes them).
  * @quota NULL means xenstored's defaults. Connections are registered on
  * @epfd through simloop.h. NULL on allocation failure.
  */
@@ -69,7 +77,10 @@ int xsd_listen(struct xsd *xsd, unsigned int domid, const char *path);
 /*
  * Forget domain @domid: unlink and close its listening socket, close its
  * connections (their watches and transactions go with them), mark it not
- * introduced. Nodes it owns stay (the toolstack removes them). 0/-errno.
+ * introduced. Nodes it owns stay; a RELEASE request, after its hook returns,
+ * removes them as xenstored does. May be called from inside a hook: the
+ * connections are then closed when the current request is done. 0, or
+ * -ENOENT if @domid was neither listened for nor introduced.
  */
 int xsd_unlisten(struct xsd *xsd, unsigned int domid);
 
