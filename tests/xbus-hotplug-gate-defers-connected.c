@@ -6,14 +6,12 @@
  * wrote hotplug-status=connected.
  */
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/check.h"
 #include "lib/xtscen.h"
 
-static int pipefd[2];
 
 static int guest(void *arg)
 {
@@ -30,18 +28,7 @@ int main(void)
 	char p[160];
 	pid_t g;
 
-	CHECK(pipe(pipefd) == 0, "pipe");
-	xt_start(&s, 1, "--single");
-	/* xtestd started without the gate: restart it with it. */
-	kill(s.daemon, SIGTERM);
-	simenv_wait(s.daemon);
-	{
-		char *argv[] = { (char *)simenv_build("tests/testd/xtestd"),
-				 "--single", "--hotplug-gate", "--log-level",
-				 "debug", NULL };
-
-		s.daemon = simenv_spawn(&s.env, 0, s.log, argv);
-	}
+	xt_start2(&s, 1, "--single", "--hotplug-gate");
 	CHECK(simenv_xensim(&s.env, "device-add", "xtest 1 0 be:hotplug-status=") == 0,
 	      "device-add");
 	g = simenv_fork_as(&s.env, 1, guest, NULL);

@@ -39,7 +39,13 @@ static void xt_atexit(void)
 
 void xt_start(struct xt_scen *s, unsigned int guests, const char *mode)
 {
-	char *argv[5];
+	xt_start2(s, guests, mode, NULL);
+}
+
+void xt_start2(struct xt_scen *s, unsigned int guests, const char *mode,
+	       const char *opt)
+{
+	char *argv[6];
 	int i = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -50,6 +56,8 @@ void xt_start(struct xt_scen *s, unsigned int guests, const char *mode)
 	argv[i++] = "debug";
 	if (mode)
 		argv[i++] = (char *)mode;
+	if (opt)
+		argv[i++] = (char *)opt;
 	argv[i] = NULL;
 	s->daemon = simenv_spawn(&s->env, 0, s->log, argv);
 	CHECK(s->daemon > 0, "spawn xtestd");

@@ -26,6 +26,9 @@ struct xt_scen {
  * failure; the daemon is stopped (and its log printed) at exit.
  */
 void xt_start(struct xt_scen *s, unsigned int guests, const char *mode);
+/* As xt_start, with a second daemon option (e.g. "--net"). */
+void xt_start2(struct xt_scen *s, unsigned int guests, const char *mode,
+	       const char *opt);
 /* The toolstack adds device xtest/<fe>/<devid>. Exits the test on failure. */
 void xt_add(struct xt_scen *s, unsigned int fe, unsigned int devid);
 /* Path of Dom0's backend directory of that device. */

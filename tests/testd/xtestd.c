@@ -9,11 +9,13 @@
  * maps each ring page and binds each event channel; disconnect undoes it.
  *
  *   xtestd [--kinds K1,K2] [--single] [--worker DOMID] [--log-level L]
- *          [--hotplug-gate]
+ *          [--hotplug-gate] [--net]
  *
  * Default: supervisor with one worker per guest; --single: one process
  * serving every guest (no workers). --hotplug-gate: Connected only after
- * hotplug-status=connected, as netif requires.
+ * hotplug-status=connected, as netif requires. --net: netif's keys
+ * (tx-ring-ref, rx-ring-ref, split event-channel-tx/-rx or one
+ * event-channel) with the gate and disconnect-on-Closing.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,10 +35,13 @@
 
 #define XT_MAX_QUEUES 2
 
+/* blkif-like: one ring and one port; netif-like: tx + rx, split ports. */
 struct xt_queue {
-	void *ring;
-	int port;
+	void *ring[2];
+	int port[2];
 };
+
+static int xt_net;	/* --net: netif's keys and rules */
 
 struct xt_dev {
 	struct xen_gnttab *xg;
@@ -65,14 +70,18 @@ static int xt_advertise(struct xbus_dev *dev)
 static void xt_disconnect(struct xbus_dev *dev)
 {
 	struct xt_dev *x = xbus_dev_priv(dev);
-	unsigned int i;
+	unsigned int i, j;
 
 	for (i = 0; i < x->nq; i++) {
-		if (x->q[i].ring)
-			xen_gnttab_unmap(x->xg, x->q[i].ring, 1);
-		if (x->q[i].port >= 0)
-			xen_evtchn_unbind(x->xe, x->q[i].port);
+		for (j = 0; j < 2; j++) {
+			if (x->q[i].ring[j])
+				xen_gnttab_unmap(x->xg, x->q[i].ring[j], 1);
+			if (x->q[i].port[j] >= 0)
+				xen_evtchn_unbind(x->xe, x->q[i].port[j]);
+		}
 	}
+	if (x->nq)
+		log_info(xbus_dev_name(dev), "disconnected");
 	memset(x->q, 0, sizeof(x->q));
 	x->nq = 0;
 	xen_gnttab_close(x->xg);
@@ -81,33 +90,39 @@ static void xt_disconnect(struct xbus_dev *dev)
 	x->xe = NULL;
 }
 
-/* Read one queue's keys from @prefix ("" or "queue-<i>/"), map and bind. */
-static int xt_connect_queue(struct xbus_dev *dev, struct xt_dev *x,
-			    unsigned int i, const char *prefix)
+/* Map ring @j of queue @i from the grant in node @ref_node. */
+static int xt_map(struct xbus_dev *dev, struct xt_dev *x, unsigned int i,
+		  unsigned int j, const char *ref_node)
 {
-	char node[64];
-	unsigned long ref, port;
+	unsigned long ref;
 	uint32_t r;
 	int rc;
 
-	snprintf(node, sizeof(node), "%sring-ref", prefix);
-	rc = xbus_dev_read_fe_uint(dev, node, 0xFFFFFFFFUL, &ref);
+	rc = xbus_dev_read_fe_uint(dev, ref_node, 0xFFFFFFFFUL, &ref);
 	if (rc) {
-		xbus_dev_fatal(dev, rc, "reading %s", node);
-		return rc;
-	}
-	snprintf(node, sizeof(node), "%sevent-channel", prefix);
-	rc = xbus_dev_read_fe_uint(dev, node, 0xFFFFFFFFUL, &port);
-	if (rc) {
-		xbus_dev_fatal(dev, rc, "reading %s", node);
+		xbus_dev_fatal(dev, rc, "reading %s", ref_node);
 		return rc;
 	}
 	r = (uint32_t)ref;
 	rc = xen_gnttab_map(x->xg, xbus_dev_fe_domid(dev), 1, &r, 1,
-			    &x->q[i].ring);
+			    &x->q[i].ring[j]);
 	if (rc) {
-		x->q[i].ring = NULL;
+		x->q[i].ring[j] = NULL;
 		xbus_dev_fatal(dev, rc, "mapping ring %lu", ref);
+	}
+	return rc;
+}
+
+/* Bind port @j of queue @i to the frontend's port in node @node. */
+static int xt_bind(struct xbus_dev *dev, struct xt_dev *x, unsigned int i,
+		   unsigned int j, const char *node)
+{
+	unsigned long port;
+	int rc;
+
+	rc = xbus_dev_read_fe_uint(dev, node, 0xFFFFFFFFUL, &port);
+	if (rc) {
+		xbus_dev_fatal(dev, rc, "reading %s", node);
 		return rc;
 	}
 	rc = xen_evtchn_bind(x->xe, xbus_dev_fe_domid(dev), (uint32_t)port);
@@ -115,8 +130,34 @@ static int xt_connect_queue(struct xbus_dev *dev, struct xt_dev *x,
 		xbus_dev_fatal(dev, rc, "binding event channel %lu", port);
 		return rc;
 	}
-	x->q[i].port = rc;
+	x->q[i].port[j] = rc;
 	return 0;
+}
+
+/* Read one queue's keys from @prefix ("" or "queue-<i>/"), map and bind. */
+static int xt_connect_queue(struct xbus_dev *dev, struct xt_dev *x,
+			    unsigned int i, const char *prefix)
+{
+	char a[64], b[64];
+	unsigned long dummy;
+
+	if (!xt_net) {
+		snprintf(a, sizeof(a), "%sring-ref", prefix);
+		snprintf(b, sizeof(b), "%sevent-channel", prefix);
+		return xt_map(dev, x, i, 0, a) ?: xt_bind(dev, x, i, 0, b);
+	}
+	snprintf(a, sizeof(a), "%stx-ring-ref", prefix);
+	snprintf(b, sizeof(b), "%srx-ring-ref", prefix);
+	if (xt_map(dev, x, i, 0, a) || xt_map(dev, x, i, 1, b))
+		return -EINVAL;
+	/* Split channels if the frontend gave them, else one for both. */
+	snprintf(a, sizeof(a), "%sevent-channel-tx", prefix);
+	if (!xbus_dev_read_fe_uint(dev, a, 0xFFFFFFFFUL, &dummy)) {
+		snprintf(b, sizeof(b), "%sevent-channel-rx", prefix);
+		return xt_bind(dev, x, i, 0, a) ?: xt_bind(dev, x, i, 1, b);
+	}
+	snprintf(a, sizeof(a), "%sevent-channel", prefix);
+	return xt_bind(dev, x, i, 0, a);
 }
 
 static int xt_connect(struct xbus_dev *dev)
@@ -148,7 +189,7 @@ static int xt_connect(struct xbus_dev *dev)
 	}
 	x->nq = (unsigned int)nq;
 	for (i = 0; i < x->nq; i++)
-		x->q[i].port = -1;
+		x->q[i].port[0] = x->q[i].port[1] = -1;
 	for (i = 0; i < x->nq; i++) {
 		/* One queue: top-level keys, even when Windows said "1". */
 		if (x->nq == 1)
@@ -228,6 +269,7 @@ int main(int argc, char **argv)
 		{ "worker", required_argument, NULL, 'w' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "hotplug-gate", no_argument, NULL, 'g' },
+		{ "net", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char kinds_buf[256] = "xtest", ident[32] = "xtestd";
@@ -238,10 +280,17 @@ int main(int argc, char **argv)
 	int single = 0, worker = -1, c, rc;
 	sigset_t mask;
 
-	while ((c = getopt_long(argc, argv, "k:sw:l:g", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:sw:l:gn", opts, NULL)) != -1) {
 		switch (c) {
 		case 'g':
 			xt_driver.flags |= XBUS_F_HOTPLUG_GATE;
+			break;
+		case 'n':
+			/* netif: gated on the hotplug script, and torn down as
+			 * soon as the frontend starts closing. */
+			xt_net = 1;
+			xt_driver.flags |= XBUS_F_HOTPLUG_GATE |
+					   XBUS_F_DISCONNECT_ON_CLOSING;
 			break;
 		case 'k':
 			snprintf(kinds_buf, sizeof(kinds_buf), "%s", optarg);
