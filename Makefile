@@ -70,14 +70,14 @@ $(SIMLIB_GNTTAB): $(call picobj,$(SIMLIB_GNTTAB_SRC)) tests/xensim/libxengnttab.
 	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -shared -o $@ \
 		$(call picobj,$(SIMLIB_GNTTAB_SRC)) \
 		-Wl,-soname,libxengnttab.so.1 \
-		-Wl,--version-script=tests/xensim/libxengnttab.map -lpthread
+		-Wl,--version-script=tests/xensim/libxengnttab.map -lxentoolcore -lpthread
 	$(Q)ln -sf libxengnttab.so.1 $(SIMLIB_DIR)/libxengnttab.so
 
 $(SIMLIB_EVTCHN): $(call picobj,$(SIMLIB_EVTCHN_SRC)) tests/xensim/libxenevtchn.map
 	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -shared -o $@ \
 		$(call picobj,$(SIMLIB_EVTCHN_SRC)) \
 		-Wl,-soname,libxenevtchn.so.1 \
-		-Wl,--version-script=tests/xensim/libxenevtchn.map -lpthread
+		-Wl,--version-script=tests/xensim/libxenevtchn.map -lxentoolcore -lpthread
 	$(Q)ln -sf libxenevtchn.so.1 $(SIMLIB_DIR)/libxenevtchn.so
 
 all: $(XENSIM_ALL)

@@ -25,7 +25,8 @@
 
 #define SIZEOF_FIELD(T, f) sizeof(((T *)0)->f)
 
-/* Facts for the clang -m32 leg: "<public type>, <member or empty>, off, size" */
+/* Facts for the clang -m32 leg: "<public type>, <member or empty>, off, size"
+ */
 struct fact {
 	const char *type;
 	const char *member;
@@ -47,30 +48,30 @@ static void add_fact(const char *i386_type, const char *member, size_t off,
 	/* "struct i386_blkif_request" -> "struct blkif_request" */
 	memcpy(type, i386_type, (size_t)(p - i386_type));
 	strcpy(type + (p - i386_type), p + strlen("i386_"));
-	facts[nfacts++] = (struct fact){ type, member, off, size };
+	facts[nfacts++] = (struct fact){type, member, off, size};
 }
 
 /* ours.f and theirs.f: same offset and size. */
-#define SAME_FIELD(ours, theirs, f)                                          \
-	do {                                                                 \
-		CHECK(offsetof(ours, f) == offsetof(theirs, f),              \
-		      "%s.%s at %zu, %s has it at %zu", #ours, #f,           \
-		      offsetof(ours, f), #theirs, offsetof(theirs, f));      \
-		CHECK(SIZEOF_FIELD(ours, f) == SIZEOF_FIELD(theirs, f),      \
-		      "%s.%s is %zu bytes, in %s %zu", #ours, #f,            \
-		      SIZEOF_FIELD(ours, f), #theirs,                        \
-		      SIZEOF_FIELD(theirs, f));                              \
-		nchecks++;                                                   \
+#define SAME_FIELD(ours, theirs, f)                                            \
+	do {                                                                   \
+		CHECK(offsetof(ours, f) == offsetof(theirs, f),                \
+		      "%s.%s at %zu, %s has it at %zu", #ours, #f,             \
+		      offsetof(ours, f), #theirs, offsetof(theirs, f));        \
+		CHECK(SIZEOF_FIELD(ours, f) == SIZEOF_FIELD(theirs, f),        \
+		      "%s.%s is %zu bytes, in %s %zu", #ours, #f,              \
+		      SIZEOF_FIELD(ours, f), #theirs,                          \
+		      SIZEOF_FIELD(theirs, f));                                \
+		nchecks++;                                                     \
 	} while (0)
 
-#define SAME_SIZE(ours, theirs)                                              \
-	do {                                                                 \
-		CHECK(sizeof(ours) == sizeof(theirs) &&                      \
-			      _Alignof(ours) == _Alignof(theirs),            \
-		      "%s is %zu bytes (align %zu), %s %zu (align %zu)",     \
-		      #ours, sizeof(ours), _Alignof(ours), #theirs,          \
-		      sizeof(theirs), _Alignof(theirs));                     \
-		nchecks++;                                                   \
+#define SAME_SIZE(ours, theirs)                                                \
+	do {                                                                   \
+		CHECK(sizeof(ours) == sizeof(theirs) &&                        \
+			      _Alignof(ours) == _Alignof(theirs),              \
+		      "%s is %zu bytes (align %zu), %s %zu (align %zu)",       \
+		      #ours, sizeof(ours), _Alignof(ours), #theirs,            \
+		      sizeof(theirs), _Alignof(theirs));                       \
+		nchecks++;                                                     \
 	} while (0)
 
 /*
@@ -78,30 +79,30 @@ static void add_fact(const char *i386_type, const char *member, size_t off,
  * i386_blkif_request) now, and against clang -m32 on the public name (the
  * same without "i386_") later.
  */
-#define X32_FIELD(ours, i386, f)                                             \
-	do {                                                                 \
-		SAME_FIELD(ours, i386, f);                                   \
+#define X32_FIELD(ours, i386, f)                                               \
+	do {                                                                   \
+		SAME_FIELD(ours, i386, f);                                     \
 		add_fact(#i386, #f, offsetof(ours, f), SIZEOF_FIELD(ours, f)); \
 	} while (0)
-#define X32_SIZE(ours, i386)                                                 \
-	do {                                                                 \
-		SAME_SIZE(ours, i386);                                       \
-		add_fact(#i386, "", sizeof(ours), _Alignof(ours));           \
+#define X32_SIZE(ours, i386)                                                   \
+	do {                                                                   \
+		SAME_SIZE(ours, i386);                                         \
+		add_fact(#i386, "", sizeof(ours), _Alignof(ours));             \
 	} while (0)
 
 static void check_request(void)
 {
-#define REQ_FIELDS(CHK, ours, pub)                                           \
-	CHK(ours, pub, operation);                                           \
-	CHK(ours, pub, nr_segments);                                         \
-	CHK(ours, pub, handle);                                              \
-	CHK(ours, pub, id);                                                  \
-	CHK(ours, pub, sector_number);                                       \
-	CHK(ours, pub, seg);                                                 \
-	CHK(ours, pub, seg[0].gref);                                         \
-	CHK(ours, pub, seg[0].first_sect);                                   \
-	CHK(ours, pub, seg[0].last_sect);                                    \
-	CHK(ours, pub, seg[1]);                                              \
+#define REQ_FIELDS(CHK, ours, pub)                                             \
+	CHK(ours, pub, operation);                                             \
+	CHK(ours, pub, nr_segments);                                           \
+	CHK(ours, pub, handle);                                                \
+	CHK(ours, pub, id);                                                    \
+	CHK(ours, pub, sector_number);                                         \
+	CHK(ours, pub, seg);                                                   \
+	CHK(ours, pub, seg[0].gref);                                           \
+	CHK(ours, pub, seg[0].first_sect);                                     \
+	CHK(ours, pub, seg[0].last_sect);                                      \
+	CHK(ours, pub, seg[1]);                                                \
 	CHK(ours, pub, seg[10].last_sect)
 
 	REQ_FIELDS(SAME_FIELD, struct ring_blkif_x86_64_request,
@@ -114,12 +115,12 @@ static void check_request(void)
 
 static void check_discard(void)
 {
-#define DISCARD_FIELDS(CHK, ours, pub)                                       \
-	CHK(ours, pub, operation);                                           \
-	CHK(ours, pub, flag);                                                \
-	CHK(ours, pub, handle);                                              \
-	CHK(ours, pub, id);                                                  \
-	CHK(ours, pub, sector_number);                                       \
+#define DISCARD_FIELDS(CHK, ours, pub)                                         \
+	CHK(ours, pub, operation);                                             \
+	CHK(ours, pub, flag);                                                  \
+	CHK(ours, pub, handle);                                                \
+	CHK(ours, pub, id);                                                    \
+	CHK(ours, pub, sector_number);                                         \
 	CHK(ours, pub, nr_sectors)
 
 	DISCARD_FIELDS(SAME_FIELD, struct ring_blkif_x86_64_request_discard,
@@ -134,14 +135,14 @@ static void check_discard(void)
 
 static void check_indirect(void)
 {
-#define INDIRECT_FIELDS(CHK, ours, pub)                                      \
-	CHK(ours, pub, operation);                                           \
-	CHK(ours, pub, indirect_op);                                         \
-	CHK(ours, pub, nr_segments);                                         \
-	CHK(ours, pub, id);                                                  \
-	CHK(ours, pub, sector_number);                                       \
-	CHK(ours, pub, handle);                                              \
-	CHK(ours, pub, indirect_grefs);                                      \
+#define INDIRECT_FIELDS(CHK, ours, pub)                                        \
+	CHK(ours, pub, operation);                                             \
+	CHK(ours, pub, indirect_op);                                           \
+	CHK(ours, pub, nr_segments);                                           \
+	CHK(ours, pub, id);                                                    \
+	CHK(ours, pub, sector_number);                                         \
+	CHK(ours, pub, handle);                                                \
+	CHK(ours, pub, indirect_grefs);                                        \
 	CHK(ours, pub, indirect_grefs[7])
 
 	INDIRECT_FIELDS(SAME_FIELD, struct ring_blkif_x86_64_request_indirect,
@@ -159,9 +160,9 @@ static void check_indirect(void)
 
 static void check_response(void)
 {
-#define RSP_FIELDS(CHK, ours, pub)                                           \
-	CHK(ours, pub, id);                                                  \
-	CHK(ours, pub, operation);                                           \
+#define RSP_FIELDS(CHK, ours, pub)                                             \
+	CHK(ours, pub, id);                                                    \
+	CHK(ours, pub, operation);                                             \
 	CHK(ours, pub, status)
 
 	RSP_FIELDS(SAME_FIELD, struct ring_blkif_x86_64_response,
@@ -180,13 +181,16 @@ static void check_slots(void)
 	X32_SIZE(union ring_blkif_x86_32_slot, union i386_blkif_sring_entry);
 	CHECK(ring_blkif_slot_size(RING_BLKIF_ABI_NATIVE) ==
 		      sizeof(union blkif_sring_entry),
-	      "native slot size %zu", ring_blkif_slot_size(RING_BLKIF_ABI_NATIVE));
+	      "native slot size %zu",
+	      ring_blkif_slot_size(RING_BLKIF_ABI_NATIVE));
 	CHECK(ring_blkif_slot_size(RING_BLKIF_ABI_X86_64) ==
 		      sizeof(union blkif_sring_entry),
-	      "x86_64 slot size %zu", ring_blkif_slot_size(RING_BLKIF_ABI_X86_64));
+	      "x86_64 slot size %zu",
+	      ring_blkif_slot_size(RING_BLKIF_ABI_X86_64));
 	CHECK(ring_blkif_slot_size(RING_BLKIF_ABI_X86_32) ==
 		      sizeof(union i386_blkif_sring_entry),
-	      "x86_32 slot size %zu", ring_blkif_slot_size(RING_BLKIF_ABI_X86_32));
+	      "x86_32 slot size %zu",
+	      ring_blkif_slot_size(RING_BLKIF_ABI_X86_32));
 
 	/* The shared header: slots start at the same place in every ABI. */
 	CHECK(offsetof(struct ring_sring, slots) ==
@@ -200,7 +204,8 @@ static void check_slots(void)
 	SAME_FIELD(struct ring_sring, struct blkif_sring, rsp_prod);
 	SAME_FIELD(struct ring_sring, struct blkif_sring, rsp_event);
 	SAME_FIELD(struct ring_sring, struct i386_blkif_sring, rsp_event);
-	add_fact("struct i386_blkif_sring", "ring", offsetof(struct ring_sring, slots),
+	add_fact("struct i386_blkif_sring", "ring",
+		 offsetof(struct ring_sring, slots),
 		 sizeof(union ring_blkif_x86_32_slot));
 
 	/* Cross-check of the ground truth (spec/blkif-xenbus.md B.2). */
@@ -224,8 +229,10 @@ static int check_with_clang_m32(void)
 
 	snprintf(cmd, sizeof(cmd), "%s --version >/dev/null 2>&1", cc);
 	if (system(cmd) != 0) {
-		fprintf(stderr, "note: no %s; x86_32 checked against the "
-				"i386 model only\n", cc);
+		fprintf(stderr,
+			"note: no %s; x86_32 checked against the "
+			"i386 model only\n",
+			cc);
 		return 1;
 	}
 	CHECK(mkdtemp(dir), "mkdtemp");
@@ -246,7 +253,8 @@ static int check_with_clang_m32(void)
 		else if (!strcmp(x->member, "ring"))
 			fprintf(f,
 				"_Static_assert(offsetof(%s, ring) == %zu && "
-				"sizeof(((%s *)0)->ring[0]) == %zu, \"ring\");\n",
+				"sizeof(((%s *)0)->ring[0]) == %zu, "
+				"\"ring\");\n",
 				x->type, x->off, x->type, x->size);
 		else
 			fprintf(f,
@@ -279,7 +287,8 @@ int main(void)
 	check_response();
 	check_slots();
 	if (check_with_clang_m32() == 0)
-		printf("%u layout checks, %u x86_32 facts confirmed by clang -m32\n",
+		printf("%u layout checks, %u x86_32 facts confirmed by clang "
+		       "-m32\n",
 		       nchecks, nfacts);
 	else
 		printf("%u layout checks\n", nchecks);

@@ -26,21 +26,23 @@ static void *pages_alloc(unsigned int pages)
 	return p;
 }
 
-#define SAME_HDR(sring_t)                                                    \
-	do {                                                                 \
-		CHECK(offsetof(sring_t, req_prod) ==                         \
-			      offsetof(struct ring_sring, req_prod) &&       \
-			      offsetof(sring_t, req_event) ==                \
-				      offsetof(struct ring_sring, req_event) && \
-			      offsetof(sring_t, rsp_prod) ==                 \
+#define SAME_HDR(sring_t)                                                      \
+	do {                                                                   \
+		CHECK(offsetof(sring_t, req_prod) ==                           \
+				      offsetof(struct ring_sring, req_prod) && \
+			      offsetof(sring_t, req_event) ==                  \
+				      offsetof(struct ring_sring,              \
+					       req_event) &&                   \
+			      offsetof(sring_t, rsp_prod) ==                   \
 				      offsetof(struct ring_sring, rsp_prod) && \
-			      offsetof(sring_t, rsp_event) ==                \
-				      offsetof(struct ring_sring, rsp_event) && \
-			      offsetof(sring_t, ring) ==                     \
-				      offsetof(struct ring_sring, slots),    \
-		      "%s header differs", #sring_t);                        \
-		CHECK(sizeof(((sring_t *)0)->req_prod) == sizeof(uint32_t),  \
-		      "%s index size", #sring_t);                            \
+			      offsetof(sring_t, rsp_event) ==                  \
+				      offsetof(struct ring_sring,              \
+					       rsp_event) &&                   \
+			      offsetof(sring_t, ring) ==                       \
+				      offsetof(struct ring_sring, slots),      \
+		      "%s header differs", #sring_t);                          \
+		CHECK(sizeof(((sring_t *)0)->req_prod) == sizeof(uint32_t),    \
+		      "%s index size", #sring_t);                              \
 	} while (0)
 
 static void check_headers(void)
@@ -74,9 +76,9 @@ static void check_sizes(void)
 
 	/* Field offsets our netback relies on, from the header. */
 	CHECK(offsetof(union ring_netif_tx_req, req.gref) ==
-		      offsetof(struct netif_tx_request, gref) &&
-	      offsetof(union ring_netif_tx_req, extra.type) ==
-		      offsetof(struct netif_extra_info, type),
+			      offsetof(struct netif_tx_request, gref) &&
+		      offsetof(union ring_netif_tx_req, extra.type) ==
+			      offsetof(struct netif_extra_info, type),
 	      "tx union members not at 0");
 
 	/* Cross-check of the ground truth: spec/netif-xenbus.md. */
@@ -162,7 +164,8 @@ static void check_rx(void)
 		if (i == 0)
 			CHECK(ring_netif_rx_back_attach(&b, ring, 1) == 0,
 			      "back attach");
-		CHECK(ring_netif_rx_back_fetch(&b, &got, 1) == 1, "fetch %u", i);
+		CHECK(ring_netif_rx_back_fetch(&b, &got, 1) == 1, "fetch %u",
+		      i);
 		CHECK(got.gref == 1000u + i, "got gref %u", got.gref);
 		memset(&rsp, 0, sizeof(rsp));
 		rsp.rsp.id = i;

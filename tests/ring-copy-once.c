@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "lib/check.h"
 #include "ring-abi-i386.h"
@@ -59,8 +60,8 @@ static void private_copy_generic(void)
 	slot->id = 2;
 	slot->gref = 200;
 	CHECK(got[0].id == 1 && got[0].gref == 100,
-	      "fetched request changed with the slot: id %u gref %u",
-	      got[0].id, got[0].gref);
+	      "fetched request changed with the slot: id %u gref %u", got[0].id,
+	      got[0].gref);
 	free(s);
 }
 
@@ -148,9 +149,10 @@ static void hostile_bytes(enum ring_blkif_abi abi)
 			s->slots[i] = rnd8();
 		/* Make the special layouts common. */
 		for (unsigned int i = 0; i < 512; i += 3)
-			s->slots[(i * slot) % (PAGES * RING_PAGE_SIZE - 64 - slot)] =
-				(uint8_t)(i % 2 ? BLKIF_OP_INDIRECT :
-						  BLKIF_OP_DISCARD);
+			s->slots[(i * slot) %
+				 (PAGES * RING_PAGE_SIZE - 64 - slot)] =
+				(uint8_t)(i % 2 ? BLKIF_OP_INDIRECT
+						: BLKIF_OP_DISCARD);
 		s->req_prod = s->rsp_prod = 0;
 		CHECK(ring_blkif_back_attach(&r, s, PAGES, abi) == 0, "attach");
 		n = r.b.nr_ents;
@@ -192,6 +194,14 @@ static void hostile_bytes(enum ring_blkif_abi abi)
 static struct ring_sring *race_ring;
 static atomic_int race_stop;
 
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static void *flipper(void *arg)
 {
 	volatile uint8_t *op = race_ring->slots;
@@ -217,22 +227,27 @@ static void flip_race(enum ring_blkif_abi abi)
 	CHECK(ring_blkif_back_attach(&r, race_ring, 1, abi) == 0, "attach");
 	atomic_store(&race_stop, 0);
 	CHECK(pthread_create(&t, NULL, flipper, NULL) == 0, "thread");
-	/* Until both images were seen often, or 20M fetches (~1 s). */
-	for (int i = 0; i < 20000000 && (reads < 10000 || inds < 10000); i++) {
+	/*
+	 * A double fetch shows only when the flip lands between two reads a
+	 * few instructions apart: keep at it for 300 ms.
+	 */
+	uint64_t end = now_ns() + 300000000ull;
+	for (unsigned int i = 0; (i & 4095) || now_ns() < end; i++) {
 		/* Re-offer slot 0 each time. */
 		r.b.req_cons = r.b.rsp_prod_pvt = 0;
 		race_ring->req_prod = 1;
 		CHECK(ring_blkif_back_fetch(&r, &got, 1) == 1, "fetch");
 		if (got.op == BLKIF_OP_INDIRECT) {
 			inds++;
-			CHECK(got.indirect_op == 0xff && got.seg[10].gref == 0 &&
+			CHECK(got.indirect_op == 0xff &&
+				      got.seg[10].gref == 0 &&
 				      got.nr_segments == 0xffff,
 			      "op INDIRECT with a direct layout");
 		} else {
 			reads++;
 			CHECK(got.op == BLKIF_OP_READ, "op %u", got.op);
-			CHECK(got.indirect_op == 0 && got.seg[10].gref ==
-						    0xffffffffu &&
+			CHECK(got.indirect_op == 0 &&
+				      got.seg[10].gref == 0xffffffffu &&
 				      got.nr_segments == 0xff,
 			      "op READ with an indirect layout");
 		}

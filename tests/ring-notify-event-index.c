@@ -12,7 +12,7 @@
  *     else arms req_event = req_cons + 1 and returns 0; a request pushed
  *     after that makes the frontend's push notify; same for the front;
  *   - two threads (frontend and backend, notifications as counters) run
- *     200000 requests using only these calls to decide when to sleep and
+ *     1000000 requests using only these calls to decide when to sleep and
  *     when to notify: a lost wakeup would stall them, and fails the test.
  */
 #include "ring/ring.h"
@@ -49,9 +49,9 @@ static bool in_window(uint32_t old, uint32_t new, uint32_t ev)
 
 static void push_decisions(void)
 {
-	static const uint32_t olds[] = { 0, 5, 0xfffffffcu, 0x7fffffffu };
+	static const uint32_t olds[] = {0, 5, 0xfffffffcu, 0x7fffffffu};
 	struct ring_sring *s = new_ring(), *p = new_ring();
-	struct netif_tx_response rsp = { 0 };
+	struct netif_tx_response rsp = {0};
 	unsigned int yes = 0, no = 0;
 
 	for (unsigned int o = 0; o < sizeof(olds) / sizeof(olds[0]); o++)
@@ -64,12 +64,14 @@ static void push_decisions(void)
 
 				memset(s, 0, RING_PAGE_SIZE);
 				s->req_prod = s->rsp_prod = old;
-				CHECK(ring_back_attach(&r, s, 1, 12) == 0, "att");
+				CHECK(ring_back_attach(&r, s, 1, 12) == 0,
+				      "att");
 				s->req_prod = old + k;
 				r.req_cons = old + k; /* consumed k */
 				for (uint32_t i = 0; i < k; i++)
 					CHECK(ring_back_put_rsp(&r, &rsp,
-								sizeof(rsp)) == 0,
+								sizeof(rsp)) ==
+						      0,
 					      "put");
 				s->rsp_event = ev;
 				got = ring_back_push_rsp(&r);
@@ -84,27 +86,33 @@ static void push_decisions(void)
 				memset(p, 0, RING_PAGE_SIZE);
 				p->rsp_prod = old;
 				p->rsp_event = ev;
-				BACK_RING_ATTACH(&pub, (netif_tx_sring_t *)p, old,
-						 RING_PAGE_SIZE);
+				BACK_RING_ATTACH(&pub, (netif_tx_sring_t *)p,
+						 old, RING_PAGE_SIZE);
 				pub.rsp_prod_pvt = old + k;
-				RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&pub, pubn);
-				CHECK(pubn == got, "public macro says %d", pubn);
+				RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&pub,
+								     pubn);
+				CHECK(pubn == got, "public macro says %d",
+				      pubn);
 				yes += got;
 				no += !got;
 
 				/* Front side, same triple. */
 				struct ring_front f;
-				CHECK(ring_front_init(&f, s, 1, 12) == 0, "init");
-				f.req_prod_pvt = f.rsp_cons = f.req_pushed = old;
+				CHECK(ring_front_init(&f, s, 1, 12) == 0,
+				      "init");
+				f.req_prod_pvt = f.rsp_cons = f.req_pushed =
+					old;
 				s->req_prod = old;
 				for (uint32_t i = 0; i < k; i++)
 					CHECK(ring_front_put_req(&f, &rsp,
-								 sizeof(rsp)) == 0,
+								 sizeof(rsp)) ==
+						      0,
 					      "put req");
 				s->req_event = ev;
 				got = ring_front_push_req(&f);
 				CHECK(got == want,
-				      "front: old %u, %u requests, req_event %u: "
+				      "front: old %u, %u requests, req_event "
+				      "%u: "
 				      "notify %d, rule says %d",
 				      old, k, ev, got, want);
 			}
@@ -129,7 +137,7 @@ static void final_checks(void)
 	struct ring_sring *s = new_ring();
 	struct ring_front f;
 	struct ring_back r;
-	struct netif_rx_request req = { 0 };
+	struct netif_rx_request req = {0}, got[8];
 
 	CHECK(ring_front_init(&f, s, 1, sizeof(req)) == 0, "init");
 	CHECK(ring_back_attach(&r, s, 1, sizeof(req)) == 0, "attach");
@@ -150,7 +158,7 @@ static void final_checks(void)
 	s->req_event = 1; /* what the backend armed, already passed */
 	CHECK(!ring_front_push_req(&f), "notified for an old req_event");
 
-	CHECK(ring_back_fetch(&r, &req, sizeof(req), 8) == 2, "fetch");
+	CHECK(ring_back_fetch(&r, got, sizeof(got[0]), 8) == 2, "fetch");
 	CHECK(ring_back_final_check(&r) == 0, "work after draining");
 	CHECK(s->req_event == 3, "req_event %u", s->req_event);
 
@@ -163,9 +171,10 @@ static void final_checks(void)
 	free(s);
 }
 
-/* ------------------------------------------------ two threads, no lost wakeup */
+/* ------------------------------------------------ two threads, no lost wakeup
+ */
 
-enum { TOTAL = 200000 };
+enum { TOTAL = 1000000 };
 static struct ring_sring *ts;
 static atomic_uint kick_back, kick_front; /* event channels */
 static atomic_int stalled;
@@ -210,7 +219,7 @@ static void *backend(void *arg)
 
 		CHECK(n >= 0, "fetch %d", n);
 		for (int i = 0; i < n; i++) {
-			struct netif_rx_response rsp = { .id = req[i].id };
+			struct netif_rx_response rsp = {.id = req[i].id};
 
 			CHECK(req[i].id == (uint16_t)(done + (unsigned)i),
 			      "request %u out of order", req[i].id);
@@ -238,7 +247,7 @@ static void *frontend(void *arg)
 
 		while (sent < TOTAL && ring_front_free(f) > 0 &&
 		       sent - got < 200) {
-			struct netif_rx_request req = { .id = (uint16_t)sent };
+			struct netif_rx_request req = {.id = (uint16_t)sent};
 
 			CHECK(ring_front_put_req(f, &req, sizeof(req)) == 0,
 			      "put");

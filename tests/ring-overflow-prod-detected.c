@@ -51,7 +51,8 @@ static void generic_case(uint32_t start)
 	/* 10 in flight: n - 10 more may be pending; that is what is there. */
 	rc = ring_back_fetch(&r, buf, sizeof(buf[0]), 512);
 	CHECK(rc == (int)n - 10, "rest of full ring: %d", rc);
-	CHECK(ring_back_inflight(&r) == n, "inflight %u", ring_back_inflight(&r));
+	CHECK(ring_back_inflight(&r) == n, "inflight %u",
+	      ring_back_inflight(&r));
 
 	/* Answer 5; the frontend may now publish 5 more, not 6. */
 	memset(&canary, 0, sizeof(canary));

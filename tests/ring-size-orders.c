@@ -17,17 +17,17 @@
 
 static unsigned char *area;
 
-#define CHECK_RING(tag, slot, pages)                                         \
-	do {                                                                 \
-		size_t sz_ = (size_t)(pages) * RING_PAGE_SIZE;               \
-		struct tag##_sring *s_ = (struct tag##_sring *)area;         \
-		unsigned int want_ = __CONST_RING_SIZE(tag, sz_);            \
-		unsigned int ptr_ = __RING_SIZE(s_, sz_);                    \
-		unsigned int got_ = ring_nr_ents((pages), (slot));           \
-		CHECK(want_ == ptr_, "%s: header macros disagree", #tag);    \
-		CHECK(got_ == want_, "%s, %u pages: %u entries, header %u",  \
-		      #tag, (unsigned int)(pages), got_, want_);             \
-		CHECK(got_ && !(got_ & (got_ - 1)), "not a power of two");   \
+#define CHECK_RING(tag, slot, pages)                                           \
+	do {                                                                   \
+		size_t sz_ = (size_t)(pages)*RING_PAGE_SIZE;                   \
+		struct tag##_sring *s_ = (struct tag##_sring *)area;           \
+		unsigned int want_ = __CONST_RING_SIZE(tag, sz_);              \
+		unsigned int ptr_ = __RING_SIZE(s_, sz_);                      \
+		unsigned int got_ = ring_nr_ents((pages), (slot));             \
+		CHECK(want_ == ptr_, "%s: header macros disagree", #tag);      \
+		CHECK(got_ == want_, "%s, %u pages: %u entries, header %u",    \
+		      #tag, (unsigned int)(pages), got_, want_);               \
+		CHECK(got_ && !(got_ & (got_ - 1)), "not a power of two");     \
 	} while (0)
 
 int main(void)

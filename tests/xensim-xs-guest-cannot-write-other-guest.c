@@ -18,9 +18,9 @@
 
 int main(void)
 {
-	struct xs_permissions p = { .id = 1, .perms = XS_PERM_READ };
+	struct xs_permissions p = {.id = 1, .perms = XS_PERM_READ};
 	struct xs_handle *g1, *g2, *d0;
-	struct simenv env;
+	static struct simenv env; /* simenv_up() hands it to atexit */
 	unsigned int len;
 	char *v;
 	bool ok;
@@ -52,10 +52,11 @@ int main(void)
 	      ok ? "allowed" : strerror(errno));
 	errno = 0;
 	ok = xs_rm(g1, XBT_NULL, "/local/domain/2/data/secret");
-	CHECK(!ok && errno == EACCES, "rm: %s", ok ? "allowed" : strerror(errno));
+	CHECK(!ok && errno == EACCES, "rm: %s",
+	      ok ? "allowed" : strerror(errno));
 	errno = 0;
-	ok = xs_set_permissions(g1, XBT_NULL, "/local/domain/2/data/secret",
-				&p, 1);
+	ok = xs_set_permissions(g1, XBT_NULL, "/local/domain/2/data/secret", &p,
+				1);
 	CHECK(!ok && errno == EACCES, "chmod: %s",
 	      ok ? "allowed" : strerror(errno));
 	errno = 0;
@@ -69,10 +70,12 @@ int main(void)
 	free(v);
 	errno = 0;
 	v = xs_read(d0, XBT_NULL, "/local/domain/2/data/new", &len);
-	CHECK(!v && errno == ENOENT, "created node: %s", v ? "exists" : strerror(errno));
+	CHECK(!v && errno == ENOENT, "created node: %s",
+	      v ? "exists" : strerror(errno));
 	errno = 0;
 	v = xs_read(d0, XBT_NULL, "/local/domain/2/data/dir", &len);
-	CHECK(!v && errno == ENOENT, "mkdir'd node: %s", v ? "exists" : strerror(errno));
+	CHECK(!v && errno == ENOENT, "mkdir'd node: %s",
+	      v ? "exists" : strerror(errno));
 
 	/* Guest 1 does all of it on its own home. */
 	CHECK(xs_write(g1, XBT_NULL, "/local/domain/1/data/new/deep", "x", 1),

@@ -34,7 +34,7 @@ static void expect_eacces(struct xs_handle *xs, const char *path)
 
 int main(void)
 {
-	struct simenv env;
+	static struct simenv env; /* simenv_up() hands it to atexit */
 	struct xs_handle *guest;
 	char out[4096];
 	unsigned int len;
@@ -75,7 +75,8 @@ int main(void)
 	      "xenstore-read as the guest: rc %d '%s'", rc, out);
 
 	/* The same listing works for Dom0: the nodes are there. */
-	rc = simenv_sh(&env, 0, out, sizeof(out), "xenstore-ls /local/domain/0");
+	rc = simenv_sh(&env, 0, out, sizeof(out),
+		       "xenstore-ls /local/domain/0");
 	CHECK(rc == 0 && strstr(out, "Domain-0"), "Dom0 listing: rc %d '%s'",
 	      rc, out);
 

@@ -24,7 +24,7 @@
 
 static char *next_event(struct xs_handle *xs, int ms, char *token, size_t tlen)
 {
-	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+	struct pollfd pfd = {.fd = xs_fileno(xs), .events = POLLIN};
 	unsigned int num;
 	char **ev, *path;
 
@@ -67,7 +67,7 @@ static int ctl(const struct simenv *env, const char *cmd)
 int main(void)
 {
 	struct xs_handle *d0, *g1;
-	struct simenv env;
+	static struct simenv env; /* simenv_up() hands it to atexit */
 	bool ok;
 
 	if (simenv_up(&env, 1))
@@ -79,12 +79,12 @@ int main(void)
 	CHECK(d0 && g1, "xs_open: %s", strerror(errno));
 
 	CHECK(xs_watch(d0, "@introduceDomain", "introduceDomain") &&
-	      xs_watch(d0, "@releaseDomain", "releaseDomain"),
+		      xs_watch(d0, "@releaseDomain", "releaseDomain"),
 	      "watch: %s", strerror(errno));
 	expect_event(d0, "@introduceDomain");
 	expect_event(d0, "@releaseDomain");
 	CHECK(xs_watch(g1, "@introduceDomain", "introduceDomain") &&
-	      xs_watch(g1, "@releaseDomain", "releaseDomain"),
+		      xs_watch(g1, "@releaseDomain", "releaseDomain"),
 	      "guest watch: %s", strerror(errno));
 	expect_event(g1, "@introduceDomain");
 	expect_event(g1, "@releaseDomain");
@@ -101,7 +101,8 @@ int main(void)
 	expect_none(d0, 200);
 	CHECK(xs_is_domain_introduced(d0, 5), "domain 5 not introduced");
 
-	CHECK(ctl(&env, "domain-destroy") == 0, "xensim domain-destroy 5 failed");
+	CHECK(ctl(&env, "domain-destroy") == 0,
+	      "xensim domain-destroy 5 failed");
 	expect_event(d0, "@releaseDomain");
 	CHECK(!xs_is_domain_introduced(d0, 5), "domain 5 still introduced");
 

@@ -25,11 +25,13 @@
 
 static int raw_connect(const struct simenv *env, unsigned int domid)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	CHECK(fd >= 0, "socket: %s", strerror(errno));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dom%u.sock", env->dir,
+	CHECK(strlen(env->dir) < sizeof(sa.sun_path) - 16, "%s: too long",
+	      env->dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s/dom%u.sock", env->dir,
 		 domid);
 	CHECK(!connect(fd, (struct sockaddr *)&sa, sizeof(sa)), "connect: %s",
 	      strerror(errno));
@@ -39,7 +41,7 @@ static int raw_connect(const struct simenv *env, unsigned int domid)
 /* Read exactly @len bytes within 5 s; the count read (short on EOF). */
 static size_t read_full(int fd, void *buf, size_t len)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	size_t got = 0;
 	ssize_t n;
 
@@ -58,7 +60,7 @@ static struct xsd_sockmsg talk(int fd, uint32_t type, uint32_t req_id,
 			       uint32_t tx_id, const char *payload,
 			       unsigned int len, char *body, bool bytewise)
 {
-	struct xsd_sockmsg h = { type, req_id, tx_id, len };
+	struct xsd_sockmsg h = {type, req_id, tx_id, len};
 	char msg[sizeof(h) + 256];
 	size_t i;
 
@@ -66,11 +68,13 @@ static struct xsd_sockmsg talk(int fd, uint32_t type, uint32_t req_id,
 	memcpy(msg + sizeof(h), payload, len);
 	if (bytewise) {
 		for (i = 0; i < sizeof(h) + len; i++) {
-			CHECK(write(fd, msg + i, 1) == 1, "write: %s", strerror(errno));
+			CHECK(write(fd, msg + i, 1) == 1, "write: %s",
+			      strerror(errno));
 			usleep(1000);
 		}
 	} else {
-		CHECK(write(fd, msg, sizeof(h) + len) == (ssize_t)(sizeof(h) + len),
+		CHECK(write(fd, msg, sizeof(h) + len) ==
+			      (ssize_t)(sizeof(h) + len),
 		      "write: %s", strerror(errno));
 	}
 	CHECK(read_full(fd, &h, sizeof(h)) == sizeof(h), "reply header cut");
@@ -82,10 +86,10 @@ static struct xsd_sockmsg talk(int fd, uint32_t type, uint32_t req_id,
 
 int main(void)
 {
-	struct xsd_sockmsg bad = { XS_READ, 7, 0, XENSTORE_PAYLOAD_MAX + 1 };
+	struct xsd_sockmsg bad = {XS_READ, 7, 0, XENSTORE_PAYLOAD_MAX + 1};
 	struct xs_handle *xs;
 	struct xsd_sockmsg h;
-	struct simenv env;
+	static struct simenv env; /* simenv_up() hands it to atexit */
 	char body[4096];
 	unsigned int len;
 	int victim, bystander;
@@ -104,7 +108,7 @@ int main(void)
 
 	h = talk(victim, XS_READ, 42, 0, "/t", 3, body, true);
 	CHECK(h.type == XS_READ && h.req_id == 42 && h.tx_id == 0 &&
-	      h.len == 5 && !memcmp(body, "hello", 5),
+		      h.len == 5 && !memcmp(body, "hello", 5),
 	      "bytewise READ: type %u req %u len %u '%s'", h.type, h.req_id,
 	      h.len, body);
 	h = talk(victim, 999, 43, 0, "", 0, body, false);

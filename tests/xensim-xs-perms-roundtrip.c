@@ -29,7 +29,7 @@ static void expect_perms(struct xs_handle *xs, unsigned int owner,
 	p = xs_get_permissions(xs, XBT_NULL, NODE, &num);
 	CHECK(p, "get perms: %s", strerror(errno));
 	CHECK(num == 2 && p[0].id == owner && p[0].perms == owner_perm &&
-	      p[1].id == other && p[1].perms == other_perm,
+		      p[1].id == other && p[1].perms == other_perm,
 	      "perms: %u entries, %u/%d %u/%d", num, p[0].id, p[0].perms,
 	      num > 1 ? p[1].id : 0, num > 1 ? p[1].perms : 0);
 	free(p);
@@ -38,11 +38,11 @@ static void expect_perms(struct xs_handle *xs, unsigned int owner,
 int main(void)
 {
 	struct xs_permissions set[2] = {
-		{ .id = 1, .perms = XS_PERM_NONE },
-		{ .id = 2, .perms = XS_PERM_READ },
+		{.id = 1, .perms = XS_PERM_NONE},
+		{.id = 2, .perms = XS_PERM_READ},
 	};
 	struct xs_handle *d0, *g1, *g2;
-	struct simenv env;
+	static struct simenv env; /* simenv_up() hands it to atexit */
 	unsigned int len;
 	char out[512];
 	char *v;
@@ -59,7 +59,8 @@ int main(void)
 	g2 = xs_open(0);
 	CHECK(d0 && g1 && g2, "xs_open: %s", strerror(errno));
 
-	CHECK(xs_write(g1, XBT_NULL, NODE, "val", 3), "write: %s", strerror(errno));
+	CHECK(xs_write(g1, XBT_NULL, NODE, "val", 3), "write: %s",
+	      strerror(errno));
 	errno = 0;
 	v = xs_read(g2, XBT_NULL, NODE, &len);
 	CHECK(!v && errno == EACCES, "before chmod guest 2 reads: %s",
@@ -69,19 +70,22 @@ int main(void)
 	      strerror(errno));
 	expect_perms(g1, 1, XS_PERM_NONE, 2, XS_PERM_READ);
 	expect_perms(d0, 1, XS_PERM_NONE, 2, XS_PERM_READ);
-	rc = simenv_sh(&env, 0, out, sizeof(out), "xenstore-ls -p %s", "/local/domain/1/data");
+	rc = simenv_sh(&env, 0, out, sizeof(out), "xenstore-ls -p %s",
+		       "/local/domain/1/data");
 	CHECK(rc == 0 && strstr(out, "p = \"val\"") && strstr(out, "(n1,r2)"),
 	      "xenstore-ls -p: rc %d '%s'", rc, out);
 
 	v = xs_read(g2, XBT_NULL, NODE, &len);
-	CHECK(v && !strcmp(v, "val"), "guest 2 reads: %s", v ? v : strerror(errno));
+	CHECK(v && !strcmp(v, "val"), "guest 2 reads: %s",
+	      v ? v : strerror(errno));
 	free(v);
 	errno = 0;
 	ok = xs_write(g2, XBT_NULL, NODE, "two", 3);
 	CHECK(!ok && errno == EACCES, "guest 2 writes read-only: %s",
 	      ok ? "allowed" : strerror(errno));
 
-	rc = simenv_sh(&env, 1, out, sizeof(out), "xenstore-chmod %s n1 w2", NODE);
+	rc = simenv_sh(&env, 1, out, sizeof(out), "xenstore-chmod %s n1 w2",
+		       NODE);
 	CHECK(rc == 0, "xenstore-chmod as guest 1: rc %d '%s'", rc, out);
 	expect_perms(d0, 1, XS_PERM_NONE, 2, XS_PERM_WRITE);
 	CHECK(xs_write(g2, XBT_NULL, NODE, "two", 3), "guest 2 writes: %s",
@@ -96,7 +100,8 @@ int main(void)
 	ok = xs_set_permissions(g2, XBT_NULL, NODE, set, 2);
 	CHECK(!ok && errno == EACCES, "guest 2 chmod: %s",
 	      ok ? "allowed" : strerror(errno));
-	rc = simenv_sh(&env, 2, NULL, 0, "xenstore-chmod %s b2 2>/dev/null", NODE);
+	rc = simenv_sh(&env, 2, NULL, 0, "xenstore-chmod %s b2 2>/dev/null",
+		       NODE);
 	CHECK(rc != 0, "xenstore-chmod as guest 2 succeeded");
 	set[0].id = 2;
 	errno = 0;
@@ -109,7 +114,8 @@ int main(void)
 	      strerror(errno));
 	expect_perms(d0, 2, XS_PERM_NONE, 1, XS_PERM_READ);
 	v = xs_read(g2, XBT_NULL, NODE, &len);
-	CHECK(v && !strcmp(v, "two"), "new owner reads: %s", v ? v : strerror(errno));
+	CHECK(v && !strcmp(v, "two"), "new owner reads: %s",
+	      v ? v : strerror(errno));
 	free(v);
 
 	xs_close(g1);

@@ -26,7 +26,7 @@ static char *rd(struct xs_handle *xs, xs_transaction_t t, const char *path)
 int main(void)
 {
 	struct xs_handle *a, *b;
-	struct simenv env;
+	static struct simenv env; /* simenv_up() hands it to atexit */
 	xs_transaction_t t;
 	char *v;
 	bool ok;
@@ -43,17 +43,21 @@ int main(void)
 	/* Own writes visible inside, invisible outside, gone on abort. */
 	t = xs_transaction_start(a);
 	CHECK(t != XBT_NULL, "start: %s", strerror(errno));
-	CHECK(xs_write(a, t, "data/y", "in", 2), "write in t: %s", strerror(errno));
+	CHECK(xs_write(a, t, "data/y", "in", 2), "write in t: %s",
+	      strerror(errno));
 	v = rd(a, t, "data/y");
-	CHECK(v && !strcmp(v, "in"), "read own write: %s", v ? v : strerror(errno));
+	CHECK(v && !strcmp(v, "in"), "read own write: %s",
+	      v ? v : strerror(errno));
 	free(v);
 	errno = 0;
 	v = rd(b, XBT_NULL, "data/y");
-	CHECK(!v && errno == ENOENT, "outside sees %s", v ? v : strerror(errno));
+	CHECK(!v && errno == ENOENT, "outside sees %s",
+	      v ? v : strerror(errno));
 	CHECK(xs_transaction_end(a, t, true), "abort: %s", strerror(errno));
 	errno = 0;
 	v = rd(b, XBT_NULL, "data/y");
-	CHECK(!v && errno == ENOENT, "after abort: %s", v ? v : strerror(errno));
+	CHECK(!v && errno == ENOENT, "after abort: %s",
+	      v ? v : strerror(errno));
 
 	/* The conflict: a reads x, b changes x, a's commit fails. */
 	t = xs_transaction_start(a);
@@ -77,12 +81,15 @@ int main(void)
 	t = xs_transaction_start(a);
 	CHECK(t != XBT_NULL, "start: %s", strerror(errno));
 	v = rd(a, t, "data/x");
-	CHECK(v && !strcmp(v, "changed"), "retry reads %s", v ? v : strerror(errno));
+	CHECK(v && !strcmp(v, "changed"), "retry reads %s",
+	      v ? v : strerror(errno));
 	free(v);
 	CHECK(xs_write(a, t, "data/y", "1", 1), "write y: %s", strerror(errno));
-	CHECK(xs_transaction_end(a, t, false), "retry commit: %s", strerror(errno));
+	CHECK(xs_transaction_end(a, t, false), "retry commit: %s",
+	      strerror(errno));
 	v = rd(b, XBT_NULL, "data/y");
-	CHECK(v && !strcmp(v, "1"), "committed y = %s", v ? v : strerror(errno));
+	CHECK(v && !strcmp(v, "1"), "committed y = %s",
+	      v ? v : strerror(errno));
 	free(v);
 
 	/* A node created by someone else under a read directory conflicts. */

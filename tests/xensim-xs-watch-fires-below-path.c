@@ -21,7 +21,7 @@
 /* Next event's path, or NULL if none comes within @ms. Caller frees. */
 static char *next_event(struct xs_handle *xs, const char *token, int ms)
 {
-	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+	struct pollfd pfd = {.fd = xs_fileno(xs), .events = POLLIN};
 	unsigned int num;
 	char **ev, *path;
 
@@ -56,7 +56,7 @@ static void expect_none(struct xs_handle *xs, const char *token)
 int main(void)
 {
 	struct xs_handle *d0, *g1, *g2;
-	struct simenv env;
+	static struct simenv env; /* simenv_up() hands it to atexit */
 
 	if (simenv_up(&env, 2))
 		SKIP("cannot start xensim");
@@ -71,7 +71,8 @@ int main(void)
 	CHECK(xs_watch(d0, "/local/domain/1/data", "abs"), "watch: %s",
 	      strerror(errno));
 	expect_event(d0, "abs", "/local/domain/1/data");
-	CHECK(xs_watch(g1, "data", "rel"), "relative watch: %s", strerror(errno));
+	CHECK(xs_watch(g1, "data", "rel"), "relative watch: %s",
+	      strerror(errno));
 	expect_event(g1, "rel", "data");
 	CHECK(xs_watch(g2, "/local/domain/1/data", "nosy"), "guest 2 watch: %s",
 	      strerror(errno));

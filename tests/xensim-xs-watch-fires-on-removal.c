@@ -20,7 +20,7 @@
 
 static char *next_event(struct xs_handle *xs, const char *token, int ms)
 {
-	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+	struct pollfd pfd = {.fd = xs_fileno(xs), .events = POLLIN};
 	unsigned int num;
 	char **ev, *path;
 
@@ -55,7 +55,7 @@ static void expect_none(struct xs_handle *xs)
 int main(void)
 {
 	struct xs_handle *d0, *g1;
-	struct simenv env;
+	static struct simenv env; /* simenv_up() hands it to atexit */
 	unsigned int len;
 	char *v;
 
@@ -69,8 +69,8 @@ int main(void)
 
 	CHECK(xs_write(d0, XBT_NULL, "/t/a/b/c", "1", 1), "write: %s",
 	      strerror(errno));
-	CHECK(xs_write(g1, XBT_NULL, "data/sub/leaf", "1", 1), "guest write: %s",
-	      strerror(errno));
+	CHECK(xs_write(g1, XBT_NULL, "data/sub/leaf", "1", 1),
+	      "guest write: %s", strerror(errno));
 
 	/* One watch per handle at a time keeps the event order checkable. */
 	CHECK(xs_watch(d0, "/t/a/b/c", "inside"), "watch: %s", strerror(errno));
@@ -101,7 +101,8 @@ int main(void)
 	/* The subtree is gone. */
 	errno = 0;
 	v = xs_read(d0, XBT_NULL, "/t/a/b/c", &len);
-	CHECK(!v && errno == ENOENT, "removed node: %s", v ? "still there" : strerror(errno));
+	CHECK(!v && errno == ENOENT, "removed node: %s",
+	      v ? "still there" : strerror(errno));
 
 	/* A guest's relative watch, its parent removed by Dom0. */
 	CHECK(xs_watch(g1, "data/sub/leaf", "rel"), "guest watch: %s",

@@ -16,6 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/*
+ * The instance to stop at exit: a copy, because the caller's struct may
+ * live on main()'s stack, which is gone when atexit handlers run.
+ */
+static struct simenv atexit_copy;
 static struct simenv *atexit_env;
 
 static const char *tree(const char *var, const char *def, const char *rel)
@@ -66,7 +71,8 @@ int simenv_up(struct simenv *env, unsigned int guests)
 	}
 	env->up = 1;
 	if (!atexit_env) {
-		atexit_env = env;
+		atexit_copy = *env;
+		atexit_env = &atexit_copy;
 		atexit(simenv_atexit);
 	}
 	return 0;
@@ -79,6 +85,8 @@ void simenv_down(struct simenv *env)
 	if (!env->up)
 		return;
 	env->up = 0;
+	if (env != &atexit_copy && !strcmp(env->dir, atexit_copy.dir))
+		atexit_copy.up = 0;
 	snprintf(cmd, sizeof(cmd), "%s down --dir %s >&2",
 		 simenv_src("tests/xensim/xensim"), env->dir);
 	if (system(cmd) != 0)

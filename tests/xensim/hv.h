@@ -35,6 +35,7 @@ int hv_domain_create(struct hv *hv, unsigned int domid, size_t mem_bytes);
  * Destroy domain @domid as Xen does: its event channels close (the remote
  * ends become unbound), its clients are disconnected, its socket unlinked.
  * Mappings other processes hold of its memory stay valid until they unmap.
+ * Dom0 ports bound to VIRQ_DOM_EXC are signalled, as Xen does.
  * -ENOENT if it does not exist.
  */
 int hv_domain_destroy(struct hv *hv, unsigned int domid);

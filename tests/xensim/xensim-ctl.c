@@ -165,7 +165,8 @@ static int ctl_domain_create(struct ctl *c, unsigned int d, const char *name)
 			return -errno;
 	}
 	c->t = XBT_NULL;
-	if (!xs_introduce_domain(c->xs, d, 0, 0))
+	/* No ring page or port exists here; xenstored wants a port >= 1. */
+	if (!xs_introduce_domain(c->xs, d, 0, 1))
 		return -errno;
 	return 0;
 }

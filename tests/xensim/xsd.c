@@ -35,31 +35,31 @@
 #include "xensim/simloop.h"
 
 /* Permission bits, as xenstored keeps them (xenstore_lib.h values). */
-#define PERM_NONE	0x00U
-#define PERM_READ	0x01U
-#define PERM_WRITE	0x02U
-#define PERM_OWNER	0x08U
-#define PERM_IGNORE	0x10U	/* entry of a domain that has gone away */
+#define PERM_NONE 0x00U
+#define PERM_READ 0x01U
+#define PERM_WRITE 0x02U
+#define PERM_OWNER 0x08U
+#define PERM_IGNORE 0x10U /* entry of a domain that has gone away */
 
-#define NO_GEN		UINT64_MAX	/* generation of a node that is absent */
-#define DOMID_SELF_	0x7FF0U		/* Xen's DOMID_SELF / FIRST_RESERVED */
+#define NO_GEN UINT64_MAX /* generation of a node that is absent */
+#define DOMID_SELF_ 0x7FF0U /* Xen's DOMID_SELF / FIRST_RESERVED */
 
 /*
  * xenstored's entry-size quota counts its database record: a 24-byte header,
  * 8 bytes per permission, then value and children.
  */
-#define REC_HDR_SIZE	24U
-#define REC_PERM_SIZE	8U
+#define REC_HDR_SIZE 24U
+#define REC_PERM_SIZE 8U
 
 /* Output a connection may have queued before it is dropped. */
-#define XSD_OUTQ_MAX	(1U << 20)
+#define XSD_OUTQ_MAX (1U << 20)
 /* Socket connections one guest may hold open at once. */
 #define XSD_CONNS_PER_DOMU 64U
 /* Requests handled per wakeup, so one busy client cannot starve the rest. */
-#define XSD_REQ_BUDGET	64U
+#define XSD_REQ_BUDGET 64U
 
-#define container_of(p, type, member) \
-	((type *)((char *)(p) - offsetof(type, member)))
+#define container_of(p, type, member)                                          \
+	((type *)((char *)(p)-offsetof(type, member)))
 
 /* ------------------------------------------------------------ hash map */
 
@@ -71,7 +71,7 @@ struct hent {
 
 struct hmap {
 	struct hent **b;
-	unsigned int nb;	/* buckets, a power of two */
+	unsigned int nb; /* buckets, a power of two */
 	unsigned int n;
 };
 
@@ -155,26 +155,26 @@ struct xsd_perms {
 };
 
 struct xsd_node {
-	struct hent h;		/* h.key == path */
+	struct hent h; /* h.key == path */
 	uint64_t gen;
 	struct xsd_perms perms;
 	unsigned int vlen;
 	unsigned int clen;
 	char *value;
-	char *children;		/* "a\0b\0", creation order */
+	char *children; /* "a\0b\0", creation order */
 	char path[];
 };
 
 /* One path a transaction has touched. */
 struct ta_ent {
-	struct hent h;		/* h.key == path */
-	struct ta_ent *order;	/* access order, the commit order */
-	struct xsd_node *node;	/* the transaction's view; NULL: absent */
-	uint64_t gen;		/* global generation at first access */
-	struct xsd_perms old;	/* perms at first access (num 0: absent) */
+	struct hent h; /* h.key == path */
+	struct ta_ent *order; /* access order, the commit order */
+	struct xsd_node *node; /* the transaction's view; NULL: absent */
+	uint64_t gen; /* global generation at first access */
+	struct xsd_perms old; /* perms at first access (num 0: absent) */
 	bool check_gen;
 	bool modified;
-	bool fire;		/* a watch event is queued for this path */
+	bool fire; /* a watch event is queued for this path */
 	bool exact;
 	char path[];
 };
@@ -194,22 +194,22 @@ struct xsd_trans {
 	struct ta_ent **tail;
 	struct ta_dom *doms;
 	unsigned int nodes;
-	bool fail;		/* an error left it inconsistent: END "T" fails */
-	bool created;		/* a node was created: check the quota at END */
+	bool fail; /* an error left it inconsistent: END "T" fails */
+	bool created; /* a node was created: check the quota at END */
 };
 
 struct xsd_watch {
 	struct xsd_watch *next;
-	char *node;		/* absolute, or "@..." */
+	char *node; /* absolute, or "@..." */
 	char *token;
-	bool relative;		/* registered relative to the domain's home */
+	bool relative; /* registered relative to the domain's home */
 };
 
 struct outmsg {
 	struct outmsg *next;
 	size_t len;
-	size_t off;		/* bytes already sent */
-	bool reply;		/* counts as an outstanding request */
+	size_t off; /* bytes already sent */
+	bool reply; /* counts as an outstanding request */
 	bool event;
 	char data[];
 };
@@ -220,10 +220,10 @@ struct xsd_conn {
 	struct xsd_conn *next;
 	int fd;
 	unsigned int domid;
-	bool dead;		/* closed at the end of the current callback */
-	uint32_t ev;		/* epoll events registered */
+	bool dead; /* closed at the end of the current callback */
+	uint32_t ev; /* epoll events registered */
 
-	unsigned int in_used;	/* bytes of the current message read */
+	unsigned int in_used; /* bytes of the current message read */
 	struct xsd_sockmsg in_hdr;
 	char in_body[XENSTORE_PAYLOAD_MAX + 1];
 
@@ -254,7 +254,7 @@ struct xsd_dom {
 	bool introduced;
 	bool has_target;
 	unsigned int target;
-	unsigned int entries;	/* nodes it owns */
+	unsigned int entries; /* nodes it owns */
 	unsigned int watches;
 	unsigned int conns;
 };
@@ -268,9 +268,9 @@ struct xsd {
 	struct xsd_conn *conns;
 	struct xsd_listener *listeners;
 	struct xsd_dom *doms;
-	struct xsd_perms intro_perms;	/* of @introduceDomain */
-	struct xsd_perms release_perms;	/* of @releaseDomain */
-	unsigned int depth;		/* callbacks running: defer frees */
+	struct xsd_perms intro_perms; /* of @introduceDomain */
+	struct xsd_perms release_perms; /* of @releaseDomain */
+	unsigned int depth; /* callbacks running: defer frees */
 	time_t log_sec;
 	unsigned int log_count;
 };
@@ -278,10 +278,10 @@ struct xsd {
 /* One request being handled. */
 struct req {
 	struct xsd *xsd;
-	struct xsd_conn *c;	/* NULL: xsd itself (orphan removal) */
+	struct xsd_conn *c; /* NULL: xsd itself (orphan removal) */
 	struct xsd_trans *t;
 	const struct xsd_sockmsg *hdr;
-	char *body;		/* NUL-terminated one byte past len */
+	char *body; /* NUL-terminated one byte past len */
 	unsigned int len;
 };
 
@@ -734,7 +734,8 @@ static int node_write(struct req *r, struct xsd_node *n, bool quota)
 			return rc;
 		}
 	}
-	if (quota && req_unpriv(r) && node_rec_size(n) >= r->xsd->q.entry_size) {
+	if (quota && req_unpriv(r) &&
+	    node_rec_size(n) >= r->xsd->q.entry_size) {
 		if (r->t)
 			r->t->fail = true;
 		node_free(n);
@@ -837,7 +838,7 @@ static int node_get(struct req *r, const char *path, unsigned int perm,
 		}
 	} while (rc2 && strcmp(p, "/"));
 	free(p);
-	if (!pn)	/* no root: cannot happen, "/" is never removed */
+	if (!pn) /* no root: cannot happen, "/" is never removed */
 		return rc;
 	return (perm_for(r->xsd, domid, &pn->perms) & perm) ? rc : -EACCES;
 }
@@ -901,7 +902,9 @@ static void conn_queue(struct xsd_conn *c, uint32_t type, uint32_t req_id,
 		       const void *b, unsigned int blen, bool event)
 {
 	struct xsd_sockmsg hdr = {
-		.type = type, .req_id = req_id, .tx_id = tx_id,
+		.type = type,
+		.req_id = req_id,
+		.tx_id = tx_id,
 		.len = alen + blen,
 	};
 	size_t len = sizeof(hdr) + alen + blen;
@@ -961,8 +964,8 @@ static void reply(struct req *r, const void *data, unsigned int len)
 		reply_error(r, E2BIG);
 		return;
 	}
-	conn_queue(r->c, r->hdr->type, r->hdr->req_id, r->hdr->tx_id, data,
-		   len, NULL, 0, false);
+	conn_queue(r->c, r->hdr->type, r->hdr->req_id, r->hdr->tx_id, data, len,
+		   NULL, 0, false);
 }
 
 static void reply_ok(struct req *r)
@@ -1175,15 +1178,17 @@ static int node_create(struct req *r, const char *name, const void *data,
 		entries = dom_entries(x, r->c->domid);
 	for (j = 0; j < k; j++) {
 		rc = -ENOSPC;
-		if (unpriv && (r->t ? entries : entries + j) >= x->q.entries_per_domain)
+		if (unpriv &&
+		    (r->t ? entries : entries + j) >= x->q.entries_per_domain)
 			goto err_spoil;
 		sz = REC_HDR_SIZE + (size_t)parent->perms.num * REC_PERM_SIZE +
 		     (j ? strlen(base_of(names[j - 1])) + 1 : dlen);
 		if (unpriv && sz >= x->q.entry_size)
 			goto err_spoil;
 	}
-	if (unpriv && node_rec_size(parent) + strlen(base_of(names[k - 1])) + 1 >=
-			      x->q.entry_size) {
+	if (unpriv &&
+	    node_rec_size(parent) + strlen(base_of(names[k - 1])) + 1 >=
+		    x->q.entry_size) {
 		j = k;
 		rc = -ENOSPC;
 		goto err_spoil;
@@ -1409,13 +1414,15 @@ static int op_get_perms(struct req *r)
 	if (rc)
 		return rc;
 	for (i = 0; i < n->perms.num && len < XENSTORE_PAYLOAD_MAX; i++) {
-		static const char letter[] = { 'n', 'r', 'w', 'b' };
+		static const char letter[] = {'n', 'r', 'w', 'b'};
 
 		len += snprintf(buf + len, sizeof(buf) - len, "%c%i",
 				letter[n->perms.p[i].perms & 3],
-				(int)n->perms.p[i].id) + 1;
+				(int)n->perms.p[i].id) +
+		       1;
 	}
-	reply(r, buf, len > XENSTORE_PAYLOAD_MAX ? XENSTORE_PAYLOAD_MAX + 1 : len);
+	reply(r, buf,
+	      len > XENSTORE_PAYLOAD_MAX ? XENSTORE_PAYLOAD_MAX + 1 : len);
 	return 0;
 }
 
@@ -1559,7 +1566,7 @@ static int set_perms_special(struct req *r, const char *name,
 
 static int op_set_perms(struct req *r)
 {
-	struct xsd_perms np = { 0 }, old = { 0 };
+	struct xsd_perms np = {0}, old = {0};
 	const struct xsd_node *n;
 	struct xsd_node *nn;
 	unsigned int num = count_strings(r->body, r->len), owner;
@@ -1647,7 +1654,8 @@ static int op_watch(struct req *r)
 		}
 	}
 	for (pp = &r->c->watches; *pp; pp = &(*pp)->next)
-		if (!strcmp((*pp)->node, node) && !strcmp((*pp)->token, token)) {
+		if (!strcmp((*pp)->node, node) &&
+		    !strcmp((*pp)->token, token)) {
 			free(node);
 			return -EEXIST;
 		}
@@ -1893,7 +1901,7 @@ static int cmp_len(const void *a, const void *b)
  */
 static void domain_tree_remove(struct xsd *x, unsigned int domid)
 {
-	struct req sys = { .xsd = x };
+	struct req sys = {.xsd = x};
 	struct xsd_node *n;
 	char **paths = NULL, **np;
 	unsigned int k, i, cnt = 0, cap = 0;
@@ -2056,40 +2064,43 @@ static int op_control(struct req *r)
 	return -EINVAL;
 }
 
-#define OP_PRIV		(1U << 0)	/* Dom0 only, else EACCES */
-#define OP_NOTID	(1U << 1)	/* the transaction id is ignored */
+#define OP_PRIV (1U << 0) /* Dom0 only, else EACCES */
+#define OP_NOTID (1U << 1) /* the transaction id is ignored */
 
 static const struct {
 	int (*fn)(struct req *r);
 	unsigned int flags;
 } ops[XS_TYPE_COUNT] = {
-	[XS_CONTROL] = { op_control, OP_PRIV },
-	[XS_DIRECTORY] = { op_directory, 0 },
-	[XS_READ] = { op_read, 0 },
-	[XS_GET_PERMS] = { op_get_perms, 0 },
-	[XS_WATCH] = { op_watch, OP_NOTID },
-	[XS_UNWATCH] = { op_unwatch, OP_NOTID },
-	[XS_TRANSACTION_START] = { op_transaction_start, 0 },
-	[XS_TRANSACTION_END] = { op_transaction_end, 0 },
-	[XS_INTRODUCE] = { op_introduce, OP_PRIV },
-	[XS_RELEASE] = { op_release, OP_PRIV },
-	[XS_GET_DOMAIN_PATH] = { op_get_domain_path, 0 },
-	[XS_WRITE] = { op_write, 0 },
-	[XS_MKDIR] = { op_mkdir, 0 },
-	[XS_RM] = { op_rm, 0 },
-	[XS_SET_PERMS] = { op_set_perms, 0 },
-	[XS_IS_DOMAIN_INTRODUCED] = { op_is_domain_introduced, OP_PRIV },
-	[XS_RESUME] = { op_resume, OP_PRIV },
-	[XS_SET_TARGET] = { op_set_target, OP_PRIV },
-	[XS_RESET_WATCHES] = { op_reset_watches, 0 },
-	[XS_DIRECTORY_PART] = { op_directory_part, 0 },
+	[XS_CONTROL] = {op_control, OP_PRIV},
+	[XS_DIRECTORY] = {op_directory, 0},
+	[XS_READ] = {op_read, 0},
+	[XS_GET_PERMS] = {op_get_perms, 0},
+	[XS_WATCH] = {op_watch, OP_NOTID},
+	[XS_UNWATCH] = {op_unwatch, OP_NOTID},
+	[XS_TRANSACTION_START] = {op_transaction_start, 0},
+	[XS_TRANSACTION_END] = {op_transaction_end, 0},
+	[XS_INTRODUCE] = {op_introduce, OP_PRIV},
+	[XS_RELEASE] = {op_release, OP_PRIV},
+	[XS_GET_DOMAIN_PATH] = {op_get_domain_path, 0},
+	[XS_WRITE] = {op_write, 0},
+	[XS_MKDIR] = {op_mkdir, 0},
+	[XS_RM] = {op_rm, 0},
+	[XS_SET_PERMS] = {op_set_perms, 0},
+	[XS_IS_DOMAIN_INTRODUCED] = {op_is_domain_introduced, OP_PRIV},
+	[XS_RESUME] = {op_resume, OP_PRIV},
+	[XS_SET_TARGET] = {op_set_target, OP_PRIV},
+	[XS_RESET_WATCHES] = {op_reset_watches, 0},
+	[XS_DIRECTORY_PART] = {op_directory_part, 0},
 };
 
 static void process(struct xsd_conn *c)
 {
 	struct req r = {
-		.xsd = c->xsd, .c = c, .hdr = &c->in_hdr,
-		.body = c->in_body, .len = c->in_hdr.len,
+		.xsd = c->xsd,
+		.c = c,
+		.hdr = &c->in_hdr,
+		.body = c->in_body,
+		.len = c->in_hdr.len,
 	};
 	uint32_t type = c->in_hdr.type;
 	struct xsd_trans *t;
@@ -2283,7 +2294,7 @@ static int initial_node(struct xsd *x, const char *path, const char *child)
 		node_free(n);
 		return -ENOMEM;
 	}
-	n->perms.num = 1;	/* owner Dom0, nothing for the others */
+	n->perms.num = 1; /* owner Dom0, nothing for the others */
 	n->gen = ++x->gen;
 	store_put(x, n);
 	return 0;
@@ -2368,7 +2379,7 @@ void xsd_destroy(struct xsd *x)
 
 int xsd_listen(struct xsd *x, unsigned int domid, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct xsd_listener *l;
 	struct xsd_dom *d;
 	int rc;
