@@ -4,6 +4,7 @@
 #   make test       run the test suite (tests/run-tests.sh)
 #   make demo       the main job: the daemons on the emulated Xen
 #   make bench      benchmark programs under bench/ (figures, not tests)
+#   make fuzz       libFuzzer targets into build/fuzz/ (clang)
 #   V=1             full command lines
 #   SANITIZE=1      ASan + UBSan build (into build-san/ unless BUILD is set)
 #
@@ -36,6 +37,7 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 XEN_LIBS := -lxenstore -lxengnttab -lxenevtchn -lxentoolcore
+IO_LIBS := -luring -laio
 all:
 
 # ---------------------------------------------------------------- xensim
@@ -82,21 +84,33 @@ $(SIMLIB_EVTCHN): $(call picobj,$(SIMLIB_EVTCHN_SRC)) tests/xensim/libxenevtchn.
 
 all: $(XENSIM_ALL)
 
+# ---------------------------------------------------------------- daemons
+# blkbackd: everything under blkback/ plus common/. The objects other than
+# main.o are also linked into the tests, so a test can drive one module.
+COMMON_SRC := $(wildcard common/*.c)
+BLKBACK_SRC := $(wildcard blkback/*.c)
+BLKBACK_LIB_SRC := $(filter-out blkback/main.c,$(BLKBACK_SRC))
+BLKBACKD := $(BUILD)/blkbackd
+
+$(BLKBACKD): $(call obj,$(BLKBACK_SRC) $(COMMON_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) $(IO_LIBS) -lpthread
+
+all: $(BLKBACKD)
+
 # ---------------------------------------------------------------- tests
 # One program per behaviour: tests/<area>-<behaviour>.c -> build/tests/<name>,
 # linked with the test support library, common/, and the (real, at link
 # time) Xen libs.
 # Shell tests tests/<name>.sh are run from the source tree.
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
-COMMON_SRC := $(wildcard common/*.c)
 FRONT_SRC := $(wildcard tests/front/*.c)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-TESTSUPPORT_OBJ = $(call obj,$(TESTLIB_SRC) $(FRONT_SRC) $(COMMON_SRC))
+TESTSUPPORT_OBJ = $(call obj,$(TESTLIB_SRC) $(FRONT_SRC) $(BLKBACK_LIB_SRC) $(COMMON_SRC))
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTSUPPORT_OBJ)
-	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) $(IO_LIBS) -lpthread
 
 all: $(TEST_BIN)
 
@@ -105,7 +119,7 @@ TESTD_SRC := $(wildcard tests/testd/*.c)
 TESTD_BIN := $(patsubst tests/testd/%.c,$(BUILD)/tests/testd/%,$(TESTD_SRC))
 
 $(BUILD)/tests/testd/%: $(BUILD)/obj/tests/testd/%.o $(TESTSUPPORT_OBJ)
-	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) $(IO_LIBS) -lpthread
 
 all: $(TESTD_BIN)
 
@@ -114,9 +128,66 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TESTSUPPORT_OBJ)
-	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) -lpthread
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) $(IO_LIBS) -lpthread
 
 all: $(BENCH_BIN)
+
+# ---------------------------------------------------------------- fuzz
+# libFuzzer targets, one per parser: tests/fuzz/<name>.c -> build/fuzz/<name>,
+# built with clang and linked with the pure modules they exercise.
+FUZZ_SRC := $(wildcard tests/fuzz/*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_DEPS := blkback/req.c
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -D_GNU_SOURCE -I. -Itests
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZ,$@)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DEPS)
+
+fuzz: $(FUZZ_BIN)
+
+# ---------------------------------------------------------------- fio engine
+# $(BUILD)/fio/pvback-blkfront.so: the userspace blkfront as a fio external
+# ioengine (fio --ioengine=external:<path>), built against fio's own source
+# at the installed fio's version: scripts/fio-src.sh fetches Debian's source
+# package once into $(FIO_SRC_CACHE) (it needs the Debian archive). Not in
+# `all`, so a plain `make` never needs the network; `test` and `demo` try
+# to build it, and without it the fio tests skip (exit 77) and say why.
+# fio finds the engine's `ioengine` symbol with dlsym: the engine file is
+# compiled with default visibility, the pic objects keep theirs hidden.
+FIO_ENGINE := $(BUILD)/fio/pvback-blkfront.so
+FIO_SRC_CACHE ?= $(BUILD)/fio-src
+FIO_ENGINE_SRC := tests/fio/pvback-blkfront.c
+FIO_ENGINE_PIC := $(call picobj,$(FRONT_SRC) $(COMMON_SRC))
+FIO_ENGINE_CFLAGS := -std=gnu11 -fPIC -Wall -Wno-unused-parameter \
+	-Wno-sign-compare -D_GNU_SOURCE $(CFLAGS)
+
+$(FIO_SRC_CACHE)/srcdir: scripts/fio-src.sh
+	@mkdir -p $(dir $@)
+	$(call say,FETCH,$(FIO_SRC_CACHE))scripts/fio-src.sh $(FIO_SRC_CACHE) >$@.tmp && mv $@.tmp $@
+
+ifeq ($(SANITIZE),1)
+fio-engine:
+	@echo "fio-engine: not built with SANITIZE=1 (fio itself is not instrumented)" >&2; exit 1
+else
+$(FIO_ENGINE): $(FIO_ENGINE_SRC) $(FIO_ENGINE_PIC) $(FIO_SRC_CACHE)/srcdir
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)fio=$$(cat $(FIO_SRC_CACHE)/srcdir) && \
+	$(CC) $(FIO_ENGINE_CFLAGS) -shared -include $$fio/config-host.h \
+		-I$$fio -I. -Itests -o $@ $(FIO_ENGINE_SRC) $(FIO_ENGINE_PIC) \
+		$(LDFLAGS) $(XEN_LIBS) -lpthread
+
+fio-engine: $(FIO_ENGINE)
+endif
+
+# For test and demo: build the engine if possible, never fail because of it.
+fio-engine-try: deps
+	$(Q)$(MAKE) --no-print-directory fio-engine || \
+		echo "warning: no fio engine ($(FIO_ENGINE)); the fio tests will skip" >&2
+
+test demo: fio-engine-try
+.PHONY: fio-engine fio-engine-try
 
 # ---------------------------------------------------------------- rules
 $(BUILD)/obj/%.o: %.c
@@ -128,18 +199,18 @@ $(BUILD)/pic/%.o: %.c
 	$(call say,CC,$<)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c -o $@ $<
 
 # Linked outputs need their directory.
-$(XENSIM_ALL) $(TEST_BIN) $(TESTD_BIN) $(BENCH_BIN): | dirs
+$(XENSIM_ALL) $(BLKBACKD) $(TEST_BIN) $(TESTD_BIN) $(BENCH_BIN): | dirs
 dirs:
 	@mkdir -p $(BUILD)/xensim/lib $(BUILD)/tests/testd $(BUILD)/bench
 
 # ---------------------------------------------------------------- jobs
-.PHONY: all deps test demo bench clean format format-check dirs
+.PHONY: all deps test demo bench fuzz clean format format-check dirs
 
 deps:
 	$(Q)scripts/deps.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all fuzz
 	$(Q)BUILD=$(BUILD) tests/run-tests.sh $(TESTS)
 
 demo: deps

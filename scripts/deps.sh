@@ -16,6 +16,8 @@ PKGS=(
 	fio iperf3 iproute2 procps util-linux
 	binutils			# objdump for the symbol-version test
 	clang-format
+	clang				# libFuzzer targets (make fuzz)
+	dpkg-dev			# apt-get source: fio's source for the engine
 )
 
 missing=()

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ioeng_uring.c - the io_uring I/O engine, blkbackd's default (see ioeng.h;
+ * the libaio peer for older kernels is ioeng_aio.c, the queue driving both
+ * is blkback/queue.c).
+ *
+ * One ring per queue, with at least depth SQ entries. The backing fd is
+ * registered as fixed file 0 and the queue's bounce arena as fixed buffer 0,
+ * so a READ/WRITE neither looks up the fd nor pins pages per I/O; when the
+ * kernel refuses either (RLIMIT_MEMLOCK, an arena over 1 GiB) the engine
+ * quietly uses the plain opcodes instead. Completions are signalled on an
+ * eventfd registered with the ring.
+ *
+ * Each I/O owns one of depth slots from ->queue() until ->reap() hands its
+ * completion back, so "slots in use" is exactly staged + in flight +
+ * completed-but-unreaped, which is what -EBUSY has to bound. The slot index
+ * is the SQE's user_data. Staged I/Os stay in our own list, not the SQ, so
+ * nothing reaches the kernel before ->submit(), and a short transfer found
+ * by ->reap() is continued through the same path without taking the
+ * queue's staged I/Os along. Discards on a block device are ioctls (the
+ * io_uring block discard command is Linux 6.12's, unknown to liburing 2.3):
+ * they run synchronously in ->submit() and their result waits in a small
+ * FIFO that ->reap() empties first, with the eventfd written so the queue
+ * comes to reap.
+ */
+#include "blkback/ioeng.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* IORING_MAX_ENTRIES: the SQ must hold a whole depth of I/Os. */
+#define UR_MAX_DEPTH 32768u
+/* CQEs looked at per peek; ->reap() loops, this only sizes a stack array. */
+#define UR_CQE_BATCH 64u
+/* user_data of the cancel ur_wait_out() sends; slot indexes are < depth. */
+#define UR_CANCEL_DATA UINT64_MAX
+
+enum ur_state {
+	UR_FREE = 0,
+	UR_STAGED,	/* in ->staged, waiting for ->submit() */
+	UR_INFLIGHT,	/* the kernel owns an SQE for it */
+	UR_CONT,	/* short transfer: in ->cont, to be issued again */
+	UR_DONE,	/* in ->sync, res waiting for ->reap() */
+};
+
+struct ur_slot {
+	struct ioeng_io io;
+	uint32_t done;		/* bytes transferred so far */
+	int res;		/* UR_DONE: what ->reap() hands back */
+	enum ur_state state;
+};
+
+struct uring_eng {
+	struct io_uring ring;
+	int ring_ok;		/* ring set up: exit it on destroy */
+	int efd;
+	int fd;			/* the caller's backing fd */
+	int is_blkdev;
+	int sqe_fd;		/* 0 (fixed file index) or fd */
+	unsigned int sqe_flags;	/* IOSQE_FIXED_FILE or 0 */
+	int fixed_buf;		/* arena registered as fixed buffer 0 */
+	const char *buf;
+	size_t buf_len;
+
+	unsigned int depth;
+	struct ur_slot *slots;
+	unsigned int *idx;	/* one allocation for the four lists below */
+	unsigned int *free;	/* stack of free slots */
+	unsigned int nfree;
+	unsigned int *staged;	/* ->queue() order */
+	unsigned int nstaged;
+	unsigned int *cont;	/* short transfers to continue */
+	unsigned int ncont;
+	unsigned int *sync;	/* FIFO of UR_DONE slots */
+	unsigned int sync_head, nsync;
+	unsigned int inflight;	/* SQEs submitted, CQE not seen yet */
+};
+
+/*
+ * struct ioeng is only ever a name for the handle: every engine casts it to
+ * its own type, rather than each defining struct ioeng differently, which
+ * two translation units that both see the ops tables must not do.
+ */
+static struct uring_eng *to_ur(struct ioeng *e)
+{
+	return (struct uring_eng *)e;
+}
+
+/* Make the eventfd readable. Fails only with EAGAIN, when it already is. */
+static void ur_kick(struct uring_eng *u)
+{
+	uint64_t one = 1;
+	ssize_t r = write(u->efd, &one, sizeof(one));
+
+	(void)r;
+}
+
+static void ur_slot_free(struct uring_eng *u, unsigned int s)
+{
+	u->slots[s].state = UR_FREE;
+	u->free[u->nfree++] = s;
+}
+
+/* @s finished without a CQE to come: ->reap() hands back @res. */
+static void ur_complete_sync(struct uring_eng *u, unsigned int s, int res)
+{
+	u->slots[s].res = res;
+	u->slots[s].state = UR_DONE;
+	u->sync[(u->sync_head + u->nsync) % u->depth] = s;
+	u->nsync++;
+	ur_kick(u);
+}
+
+static int ur_blkdev_discard(int fd, int secure, uint64_t off, uint64_t len)
+{
+	uint64_t range[2] = { off, len };
+
+	if (ioctl(fd, secure ? BLKSECDISCARD : BLKDISCARD, range) < 0)
+		return -errno;
+	return 0;
+}
+
+static int ur_is_sync(const struct uring_eng *u, const struct ur_slot *sl)
+{
+	return u->is_blkdev && (sl->io.op == IOENG_DISCARD ||
+				sl->io.op == IOENG_SECDISCARD);
+}
+
+static int ur_in_arena(const struct uring_eng *u, const struct ioeng_io *io)
+{
+	const char *p = io->buf;
+
+	return p >= u->buf && io->len <= u->buf_len &&
+	       (size_t)(p - u->buf) <= u->buf_len - io->len;
+}
+
+/* Fill @sqe for what remains of slot @s. */
+static void ur_prep(struct uring_eng *u, unsigned int s,
+		    struct io_uring_sqe *sqe)
+{
+	struct ur_slot *sl = &u->slots[s];
+	const struct ioeng_io *io = &sl->io;
+	char *p = (char *)io->buf + sl->done;
+	unsigned int len = io->len - sl->done;
+	uint64_t off = io->off + sl->done;
+	/*
+	 * The arena holds every buffer by contract; checking costs two
+	 * compares and turns a queue bug into a slower I/O, not an -EFAULT.
+	 */
+	int fixed = u->fixed_buf && ur_in_arena(u, io);
+
+	switch (io->op) {
+	case IOENG_READ:
+		if (fixed)
+			io_uring_prep_read_fixed(sqe, u->sqe_fd, p, len, off,
+						 0);
+		else
+			io_uring_prep_read(sqe, u->sqe_fd, p, len, off);
+		break;
+	case IOENG_WRITE:
+		if (fixed)
+			io_uring_prep_write_fixed(sqe, u->sqe_fd, p, len, off,
+						  0);
+		else
+			io_uring_prep_write(sqe, u->sqe_fd, p, len, off);
+		break;
+	case IOENG_FLUSH:
+		io_uring_prep_fsync(sqe, u->sqe_fd, IORING_FSYNC_DATASYNC);
+		break;
+	default: /* DISCARD, SECDISCARD on a regular file */
+		io_uring_prep_fallocate(sqe, u->sqe_fd,
+					FALLOC_FL_PUNCH_HOLE |
+						FALLOC_FL_KEEP_SIZE,
+					(off_t)io->off, (off_t)io->len);
+		break;
+	}
+	sqe->flags |= (__u8)u->sqe_flags;
+	io_uring_sqe_set_data64(sqe, s);
+}
+
+/*
+ * Take back the last @n SQEs, which io_uring_enter() refused without
+ * consuming any: this is what lets ->submit() keep its promise that a
+ * refused I/O is not issued later behind the queue's back. Without SQPOLL
+ * the kernel reads the SQ tail only inside io_uring_enter() on this thread,
+ * so moving it back is safe. It relies on liburing 2.x's bookkeeping (after
+ * a submit, sqe_head == sqe_tail == *ktail); blk-ioeng-submit-refused
+ * checks it against the liburing we build with.
+ */
+static void ur_sq_unqueue(struct uring_eng *u, unsigned int n)
+{
+	struct io_uring_sq *sq = &u->ring.sq;
+
+	sq->sqe_tail -= n;
+	sq->sqe_head = sq->sqe_tail;
+	io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+}
+
+/*
+ * Issue the @n slots of @list (->staged or ->cont), reusing @list to
+ * remember which got SQEs. Returns how many were issued (to the kernel or
+ * done synchronously); the others complete with *@err through ->reap().
+ */
+static unsigned int ur_issue(struct uring_eng *u, unsigned int *list,
+			     unsigned int n, int *err)
+{
+	unsigned int i, nsq = 0, sent = 0, sync = 0;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned int s = list[i];
+		struct ur_slot *sl = &u->slots[s];
+		struct io_uring_sqe *sqe;
+
+		if (ur_is_sync(u, sl)) {
+			int secure = sl->io.op == IOENG_SECDISCARD;
+
+			ur_complete_sync(u, s,
+					 ur_blkdev_discard(u->fd, secure,
+							   sl->io.off,
+							   sl->io.len));
+			sync++;
+			continue;
+		}
+		/*
+		 * The SQ has at least depth entries and is empty between
+		 * calls (everything is consumed or taken back below).
+		 */
+		sqe = io_uring_get_sqe(&u->ring);
+		assert(sqe);
+		ur_prep(u, s, sqe);
+		sl->state = UR_INFLIGHT;
+		list[nsq++] = s;
+	}
+	/* A partial submit leaves the rest in the SQ: go on with it. */
+	while (sent < nsq) {
+		ret = io_uring_submit(&u->ring);
+		if (ret == -EINTR)
+			continue;
+		if (ret <= 0)
+			break;
+		sent += (unsigned int)ret;
+	}
+	u->inflight += sent;
+	if (sent < nsq) {
+		if (ret >= 0)
+			ret = -EAGAIN;
+		ur_sq_unqueue(u, nsq - sent);
+		for (i = sent; i < nsq; i++)
+			ur_complete_sync(u, list[i], ret);
+		*err = ret;
+	}
+	return sent + sync;
+}
+
+/*
+ * Account one CQE. Returns 1 and fills @d when its I/O is complete, 0 when
+ * it was a part of a short transfer (now in ->cont) or not ours.
+ */
+static int ur_cqe(struct uring_eng *u, const struct io_uring_cqe *cqe,
+		  struct ioeng_done *d)
+{
+	uint64_t data = io_uring_cqe_get_data64(cqe);
+	struct ur_slot *sl;
+	int res = cqe->res;
+
+	if (data == UR_CANCEL_DATA)
+		return 0;
+	assert(data < u->depth && u->slots[data].state == UR_INFLIGHT);
+	sl = &u->slots[data];
+	u->inflight--;
+	if (res >= 0 &&
+	    (sl->io.op == IOENG_READ || sl->io.op == IOENG_WRITE)) {
+		uint32_t left = sl->io.len - sl->done;
+
+		if (res == 0 && left) {
+			/* At the end of the file: retrying would spin. */
+			res = -EIO;
+		} else if ((uint32_t)res < left) {
+			sl->done += (uint32_t)res;
+			sl->state = UR_CONT;
+			u->cont[u->ncont++] = (unsigned int)data;
+			return 0;
+		}
+	}
+	d->tag = sl->io.tag;
+	d->res = res < 0 ? res : 0;
+	ur_slot_free(u, (unsigned int)data);
+	return 1;
+}
+
+static unsigned int ur_take_sync(struct uring_eng *u, struct ioeng_done *done,
+				 unsigned int max)
+{
+	unsigned int i;
+
+	for (i = 0; i < max && u->nsync; i++) {
+		unsigned int s = u->sync[u->sync_head];
+
+		done[i].tag = u->slots[s].io.tag;
+		done[i].res = u->slots[s].res;
+		u->sync_head = (u->sync_head + 1) % u->depth;
+		u->nsync--;
+		ur_slot_free(u, s);
+	}
+	return i;
+}
+
+/*
+ * Wait for every SQE the kernel still owns: its pages may be the queue's
+ * arena, which is freed after us, so a READ landing late would scribble on
+ * reused memory. Cancel what can be cancelled to make it quick.
+ */
+static void ur_wait_out(struct uring_eng *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		io_uring_sqe_set_data64(sqe, UR_CANCEL_DATA);
+		if (io_uring_submit(&u->ring) != 1)
+			ur_sq_unqueue(u, io_uring_sq_ready(&u->ring));
+	}
+	while (u->inflight) {
+		ret = io_uring_wait_cqe(&u->ring, &cqe);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0)
+			break; /* ring unusable: nothing left to wait with */
+		if (io_uring_cqe_get_data64(cqe) != UR_CANCEL_DATA)
+			u->inflight--;
+		io_uring_cqe_seen(&u->ring, cqe);
+	}
+}
+
+static void ur_destroy(struct ioeng *e)
+{
+	struct uring_eng *u = to_ur(e);
+
+	if (!u)
+		return;
+	if (u->ring_ok) {
+		if (u->inflight)
+			ur_wait_out(u);
+		io_uring_queue_exit(&u->ring);
+	}
+	if (u->efd >= 0)
+		close(u->efd);
+	free(u->idx);
+	free(u->slots);
+	free(u);
+}
+
+static int ur_create(const struct ioeng_cfg *cfg, struct ioeng **out)
+{
+	struct io_uring_params p;
+	struct uring_eng *u;
+	unsigned int i;
+	int ret;
+
+	if (!cfg || !out || cfg->fd < 0 || !cfg->depth ||
+	    cfg->depth > UR_MAX_DEPTH)
+		return -EINVAL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->efd = -1;
+	u->fd = cfg->fd;
+	u->is_blkdev = cfg->is_blkdev;
+	u->sqe_fd = cfg->fd;
+	u->buf = cfg->buf;
+	u->buf_len = cfg->buf ? cfg->buf_len : 0;
+	u->depth = cfg->depth;
+
+	ret = -ENOMEM;
+	u->slots = calloc(cfg->depth, sizeof(*u->slots));
+	u->idx = calloc(4 * (size_t)cfg->depth, sizeof(*u->idx));
+	if (!u->slots || !u->idx)
+		goto err_destroy;
+	u->free = u->idx;
+	u->staged = u->free + cfg->depth;
+	u->cont = u->staged + cfg->depth;
+	u->sync = u->cont + cfg->depth;
+	/* Hand out low slots first: easier to read in a debugger. */
+	for (i = 0; i < cfg->depth; i++)
+		u->free[i] = cfg->depth - 1 - i;
+	u->nfree = cfg->depth;
+
+	u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (u->efd < 0) {
+		ret = -errno;
+		goto err_destroy;
+	}
+
+	/* SUBMIT_ALL (5.18): one bad SQE does not hold back the rest. */
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SUBMIT_ALL;
+	ret = io_uring_queue_init_params(cfg->depth, &u->ring, &p);
+	if (ret == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		ret = io_uring_queue_init_params(cfg->depth, &u->ring, &p);
+	}
+	if (ret < 0)
+		goto err_destroy;
+	u->ring_ok = 1;
+
+	ret = io_uring_register_eventfd(&u->ring, u->efd);
+	if (ret < 0)
+		goto err_destroy;
+
+	/* Both registrations only save work per I/O: do without on refusal. */
+	if (io_uring_register_files(&u->ring, &cfg->fd, 1) == 0) {
+		u->sqe_fd = 0;
+		u->sqe_flags = IOSQE_FIXED_FILE;
+	}
+	if (u->buf_len) {
+		struct iovec iov = { .iov_base = cfg->buf,
+				     .iov_len = cfg->buf_len };
+
+		u->fixed_buf =
+			io_uring_register_buffers(&u->ring, &iov, 1) == 0;
+	}
+	*out = (struct ioeng *)u;
+	return 0;
+
+err_destroy:
+	/* Nothing was submitted yet: ur_destroy() copes with a partial u. */
+	ur_destroy((struct ioeng *)u);
+	return ret;
+}
+
+static int ur_event_fd(struct ioeng *e)
+{
+	return to_ur(e)->efd;
+}
+
+static int ur_queue(struct ioeng *e, const struct ioeng_io *io)
+{
+	struct uring_eng *u = to_ur(e);
+	unsigned int s;
+
+	if (io->op > IOENG_SECDISCARD)
+		return -EINVAL;
+	if (!u->nfree)
+		return -EBUSY;
+	s = u->free[--u->nfree];
+	u->slots[s].io = *io;
+	u->slots[s].done = 0;
+	u->slots[s].res = 0;
+	u->slots[s].state = UR_STAGED;
+	u->staged[u->nstaged++] = s;
+	return 0;
+}
+
+static int ur_submit(struct ioeng *e)
+{
+	struct uring_eng *u = to_ur(e);
+	unsigned int n = u->nstaged, issued;
+	int err = 0;
+
+	if (!n)
+		return 0;
+	u->nstaged = 0;
+	issued = ur_issue(u, u->staged, n, &err);
+	if (!issued && err)
+		return err;
+	return (int)issued;
+}
+
+static int ur_reap(struct ioeng *e, struct ioeng_done *done, unsigned int max)
+{
+	struct uring_eng *u = to_ur(e);
+	struct io_uring_cqe *cqes[UR_CQE_BATCH];
+	unsigned int n = 0, got, i;
+	uint64_t cnt;
+	int err = 0;
+	ssize_t r;
+
+	/* Draining for nothing would lose the wakeup. */
+	if (!max)
+		return 0;
+	/*
+	 * Drain before looking: a completion posted after this read makes
+	 * the fd readable again, so none can be left behind unnoticed.
+	 */
+	r = read(u->efd, &cnt, sizeof(cnt));
+	(void)r;
+	for (;;) {
+		n += ur_take_sync(u, done + n, max - n);
+		if (n == max)
+			break;
+		got = max - n < UR_CQE_BATCH ? max - n : UR_CQE_BATCH;
+		got = io_uring_peek_batch_cqe(&u->ring, cqes, got);
+		if (!got)
+			break;
+		for (i = 0; i < got; i++)
+			n += (unsigned int)ur_cqe(u, cqes[i], &done[n]);
+		io_uring_cq_advance(&u->ring, got);
+	}
+	/* Failures here land in ->sync and write the eventfd. */
+	if (u->ncont) {
+		unsigned int nc = u->ncont;
+
+		u->ncont = 0;
+		ur_issue(u, u->cont, nc, &err);
+	}
+	return (int)n;
+}
+
+const struct ioeng_ops ioeng_uring_ops = {
+	.name = "uring",
+	.create = ur_create,
+	.destroy = ur_destroy,
+	.event_fd = ur_event_fd,
+	.queue = ur_queue,
+	.submit = ur_submit,
+	.reap = ur_reap,
+};

@@ -1,0 +1,1386 @@
+// SPDX-License-Identifier: MIT
+/*
+ * netfront.c - see netfront.h. A userspace copy of Linux xen-netfront's
+ * wire behaviour: the handshake of xennet_connect / talk_to_netback, the
+ * TX path of xennet_start_xmit (one slot per page, total size in the first
+ * slot, a GSO extra after it) and xennet_tx_buf_gc, the RX path of
+ * xennet_alloc_rx_buffers and xennet_get_responses / xennet_get_extras,
+ * and the close of xennet_bus_close. Where Linux merely warns about a
+ * backend's response, we count a violation; where it trusts one (the RX
+ * id, undefined flags, a zero-length packet), we check and count too,
+ * because our tests use this library to hold netbackd to the rules. The
+ * peer is netback/ (netbackd), or the small in-test backends in
+ * tests/front-netfront-*.c.
+ */
+#include "front/netfront.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xen/io/xenbus.h>
+
+#include "front/xfront.h"
+
+#define NF_PAGE 4096u
+#define NF_DEF_PAGES 256u
+#define NF_RAW_LOG 512u
+#define NF_REAP_BATCH 64u
+#define NF_TXN_TRIES 64
+#define NF_VERBOSE_MAX 16u
+#define NF_RX_COPY_THRESHOLD 256 /* Linux netfront's RX_COPY_THRESHOLD */
+#define NF_TXF_OFFLOAD (NETTXF_csum_blank | NETTXF_data_validated)
+#define NF_RXF_KNOWN                                                           \
+	(NETRXF_data_validated | NETRXF_csum_blank | NETRXF_more_data |        \
+	 NETRXF_extra_info)
+
+/* One TX page's state; the id on the ring is the page index. */
+struct nf_txslot {
+	bool pending; /* on the ring, not answered */
+	uint16_t pkt; /* the packet record it belongs to */
+};
+
+/* One packet in flight: completes when its last slot is answered. */
+struct nf_txpkt {
+	uint16_t left; /* slots not answered yet */
+	int16_t status; /* the first non-OKAY status, else OKAY */
+	uint64_t tag;
+};
+
+struct nf_queue {
+	struct netfront *nf;
+	unsigned int idx;
+	struct xen_evtchn *xe;
+	int port_tx, port_rx; /* local ports; the same one unless split */
+	void *rings; /* TX ring page, then RX ring page */
+	uint32_t ring_ref[2];
+	struct ring_netif_tx_front tx;
+	struct ring_netif_rx_front rx;
+
+	/* TX: pages (read-only to the backend), ids, packet records. */
+	uint8_t *tx_pool;
+	uint32_t *tx_refs;
+	struct nf_txslot *tx_slot;
+	uint16_t *tx_free; /* stack of free page indexes */
+	unsigned int tx_nfree;
+	struct nf_txpkt *tx_pkt;
+	uint16_t *tx_pkt_free;
+	unsigned int tx_npkt_free;
+	unsigned int tx_extras_out; /* our extra slots not answered */
+	unsigned int raw_out; /* raw slots not answered */
+	struct netif_tx_response *raw_log;
+	unsigned int raw_head, raw_n;
+	void *scratch;
+	uint32_t scratch_ref;
+
+	/* RX: pages (writable), what is posted where, staged responses. */
+	uint8_t *rx_pool;
+	uint32_t *rx_refs;
+	uint16_t *rx_free;
+	unsigned int rx_nfree;
+	int16_t *rx_posted; /* [ring index & mask]: page, or -1 */
+	unsigned int rx_fill;
+	union ring_netif_rx_rsp *stage; /* responses copied off the ring */
+	int16_t *stage_page; /* the page posted at each one's index */
+	uint16_t *stage_id; /* the id we posted there */
+	unsigned int stage_pos, stage_n;
+	uint8_t *pkt; /* reassembly buffer, NETFRONT_RX_MAX_PKT */
+
+	struct netfront_stats st;
+	char last[160]; /* the last violation on this queue */
+	unsigned long last_seq;
+	unsigned int verbose_n;
+	bool broken; /* an impossible index: the queue stops */
+};
+
+struct netfront {
+	struct netfront_cfg cfg;
+	struct netfront_info info;
+	struct xfront xf;
+	struct xen_gntshr *gs;
+	struct nf_queue *q;
+	unsigned int nq; /* queues allocated (set up or half) */
+	unsigned long vseq; /* orders violations across queues */
+};
+
+static __thread char nf_errbuf[256];
+
+const char *netfront_last_error(void)
+{
+	return nf_errbuf;
+}
+
+/* Record why a call failed (for netfront_last_error) and return @rc. */
+static int __attribute__((format(printf, 2, 3)))
+nf_fail(int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(nf_errbuf, sizeof(nf_errbuf), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static void nf_vviolation(struct nf_queue *q, const char *fmt, va_list ap)
+{
+	vsnprintf(q->last, sizeof(q->last), fmt, ap);
+	q->last_seq = __atomic_add_fetch(&q->nf->vseq, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&q->st.violations, 1, __ATOMIC_RELAXED);
+	if (q->nf->cfg.verbose && q->verbose_n < NF_VERBOSE_MAX) {
+		q->verbose_n++;
+		fprintf(stderr, "netfront q%u: violation: %s\n", q->idx,
+			q->last);
+	}
+}
+
+static void __attribute__((format(printf, 2, 3)))
+nf_violation(struct nf_queue *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	nf_vviolation(q, fmt, ap);
+	va_end(ap);
+}
+
+/* The backend published an impossible index: count it once, stop. */
+static int nf_break(struct nf_queue *q, const char *what)
+{
+	if (!q->broken)
+		nf_violation(q,
+			     "%s rsp_prod beyond our requests: queue stopped",
+			     what);
+	q->broken = true;
+	return -EIO;
+}
+
+static struct nf_queue *nf_q(struct netfront *nf, unsigned int q)
+{
+	if (!nf || q >= nf->info.num_queues)
+		return NULL;
+	return &nf->q[q];
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+void netfront_cfg_init(struct netfront_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->queues = 1;
+	cfg->split_evtchn = true;
+	cfg->sg = cfg->gso_tcpv4 = cfg->gso_tcpv6 = cfg->ipv6_csum = true;
+	cfg->timeout_ms = 10000;
+	cfg->tx_pages = cfg->rx_pages = NF_DEF_PAGES;
+}
+
+const struct netfront_info *netfront_info(const struct netfront *nf)
+{
+	return &nf->info;
+}
+
+/* ---------------------------------------------------------------- TX */
+
+/* Publish TX and RX requests; notify each channel whose ring asks. */
+static int nf_push(struct nf_queue *q, bool tx, bool rx)
+{
+	bool ntx = tx && ring_front_push_req(&q->tx.f);
+	bool nrx = rx && ring_front_push_req(&q->rx.f);
+	int rc = 0;
+
+	if (ntx)
+		rc = xen_evtchn_notify(q->xe, (uint32_t)q->port_tx);
+	if (nrx && (!ntx || q->port_rx != q->port_tx) && !rc)
+		rc = xen_evtchn_notify(q->xe, (uint32_t)q->port_rx);
+	if (rc)
+		return rc;
+	return ntx || nrx;
+}
+
+static void nf_raw_log(struct nf_queue *q, const struct netif_tx_response *r)
+{
+	q->raw_out--;
+	q->st.raw_rsp++;
+	q->raw_log[(q->raw_head + q->raw_n) % NF_RAW_LOG] = *r;
+	if (q->raw_n < NF_RAW_LOG)
+		q->raw_n++;
+	else
+		q->raw_head = (q->raw_head + 1) % NF_RAW_LOG;
+}
+
+/* One answered slot of ours: free its page, complete its packet. */
+static void nf_tx_complete(struct nf_queue *q, uint16_t id, int16_t status)
+{
+	struct nf_txslot *s = &q->tx_slot[id];
+	struct nf_txpkt *p = &q->tx_pkt[s->pkt];
+
+	switch (status) {
+	case NETIF_RSP_OKAY:
+		q->st.tx_rsp_okay++;
+		break;
+	case NETIF_RSP_ERROR:
+		q->st.tx_rsp_error++;
+		break;
+	case NETIF_RSP_DROPPED:
+		q->st.tx_rsp_dropped++;
+		break;
+	default:
+		nf_violation(q, "TX response id %u with status %d", id, status);
+		q->st.tx_rsp_error++;
+		status = NETIF_RSP_ERROR;
+		break;
+	}
+	s->pending = false;
+	q->tx_free[q->tx_nfree++] = id;
+	if (p->status == NETIF_RSP_OKAY)
+		p->status = status;
+	if (--p->left == 0) {
+		q->tx_pkt_free[q->tx_npkt_free++] = s->pkt;
+		if (q->nf->cfg.tx_done)
+			q->nf->cfg.tx_done(q->nf->cfg.opaque, q->idx, p->tag,
+					   p->status);
+	}
+}
+
+static void nf_tx_rsp(struct nf_queue *q, const struct netif_tx_response *r)
+{
+	if (r->status == NETIF_RSP_NULL) {
+		/* An extra slot's answer; its id is whatever was there. */
+		q->st.tx_rsp_null++;
+		if (q->tx_extras_out)
+			q->tx_extras_out--;
+		else if (q->raw_out)
+			nf_raw_log(q, r);
+		else
+			nf_violation(q, "TX NULL response, no extra slot out");
+		return;
+	}
+	if (r->id < q->nf->info.tx_pages && q->tx_slot[r->id].pending) {
+		nf_tx_complete(q, r->id, r->status);
+		return;
+	}
+	if (q->raw_out) {
+		nf_raw_log(q, r);
+		return;
+	}
+	nf_violation(q, "TX response id %u (status %d) not pending", r->id,
+		     r->status);
+}
+
+/* Collect every TX response there is. Returns the count, or -EIO. */
+static int nf_tx_reap(struct nf_queue *q)
+{
+	struct netif_tx_response rsp[NF_REAP_BATCH];
+	int n, i, done = 0;
+
+	if (q->broken)
+		return -EIO;
+	for (;;) {
+		n = ring_netif_tx_front_fetch_rsp(&q->tx, rsp, NF_REAP_BATCH);
+		if (n < 0)
+			return nf_break(q, "TX");
+		if (n == 0)
+			return done;
+		for (i = 0; i < n; i++)
+			nf_tx_rsp(q, &rsp[i]);
+		done += n;
+	}
+}
+
+static int nf_check_txmeta(struct netfront *nf, size_t len,
+			   const struct netfront_txmeta *m)
+{
+	if (len == 0 || len > NETFRONT_MAX_PKT)
+		return nf_fail(-EMSGSIZE, "packet of %zu bytes", len);
+	if (m->offset >= NF_PAGE)
+		return nf_fail(-EINVAL, "offset %u", m->offset);
+	if (m->flags & ~NF_TXF_OFFLOAD)
+		return nf_fail(-EINVAL, "TX flags %#x", m->flags);
+	switch (m->gso_type) {
+	case XEN_NETIF_GSO_TYPE_NONE:
+		return 0;
+	case XEN_NETIF_GSO_TYPE_TCPV4:
+		if (nf->info.be_gso_tcpv4 <= 0)
+			return nf_fail(-EOPNOTSUPP, "no feature-gso-tcpv4");
+		break;
+	case XEN_NETIF_GSO_TYPE_TCPV6:
+		if (nf->info.be_gso_tcpv6 <= 0)
+			return nf_fail(-EOPNOTSUPP, "no feature-gso-tcpv6");
+		break;
+	default:
+		return nf_fail(-EINVAL, "GSO type %u", m->gso_type);
+	}
+	if (!m->gso_size)
+		return nf_fail(-EINVAL, "GSO size 0");
+	return 0;
+}
+
+int netfront_send(struct netfront *nf, unsigned int qi, const void *data,
+		  size_t len, const struct netfront_txmeta *meta)
+{
+	static const struct netfront_txmeta none;
+	struct nf_queue *q = nf_q(nf, qi);
+	const uint8_t *src = data;
+	unsigned int nslots, need, i;
+	size_t done = 0;
+	uint16_t pk;
+	bool gso;
+	int rc;
+
+	if (!q)
+		return nf_fail(-EINVAL, "no queue %u", qi);
+	if (!meta)
+		meta = &none;
+	if (q->broken)
+		return nf_fail(-EIO, "queue %u is stopped", qi);
+	rc = nf_check_txmeta(nf, len, meta);
+	if (rc)
+		return rc;
+	gso = meta->gso_type != XEN_NETIF_GSO_TYPE_NONE;
+	nslots = (unsigned int)((meta->offset + len + NF_PAGE - 1) / NF_PAGE);
+	if (nslots > XEN_NETIF_NR_SLOTS_MIN)
+		return nf_fail(-EMSGSIZE, "%u slots", nslots);
+	need = nslots + gso;
+	if (ring_front_free(&q->tx.f) < need || q->tx_nfree < nslots ||
+	    !q->tx_npkt_free) {
+		if (nf_tx_reap(q) < 0)
+			return nf_fail(-EIO, "queue %u is stopped", qi);
+		if (ring_front_free(&q->tx.f) < need || q->tx_nfree < nslots ||
+		    !q->tx_npkt_free)
+			return -EAGAIN;
+	}
+
+	pk = q->tx_pkt_free[--q->tx_npkt_free];
+	q->tx_pkt[pk] = (struct nf_txpkt){.left = (uint16_t)nslots,
+					  .status = NETIF_RSP_OKAY,
+					  .tag = meta->tag};
+	for (i = 0; i < nslots; i++) {
+		uint16_t id = q->tx_free[--q->tx_nfree];
+		unsigned int off = i ? 0 : meta->offset;
+		size_t chunk = NF_PAGE - off;
+		union ring_netif_tx_req r;
+
+		if (chunk > len - done)
+			chunk = len - done;
+		memcpy(q->tx_pool + (size_t)id * NF_PAGE + off, src + done,
+		       chunk);
+		done += chunk;
+		memset(&r, 0, sizeof(r));
+		r.req.gref = q->tx_refs[id];
+		r.req.offset = (uint16_t)off;
+		r.req.id = id;
+		/* The first slot says the whole packet, the others their own.
+		 */
+		r.req.size = (uint16_t)(i ? chunk : len);
+		if (i == 0)
+			r.req.flags =
+				meta->flags | (gso ? NETTXF_extra_info : 0);
+		if (i + 1 < nslots)
+			r.req.flags |= NETTXF_more_data;
+		q->tx_slot[id] = (struct nf_txslot){.pending = true, .pkt = pk};
+		ring_netif_tx_front_put_req(&q->tx, &r);
+		if (i == 0 && gso) {
+			memset(&r, 0, sizeof(r));
+			r.extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
+			r.extra.u.gso.size = meta->gso_size;
+			r.extra.u.gso.type = meta->gso_type;
+			ring_netif_tx_front_put_req(&q->tx, &r);
+			q->tx_extras_out++;
+			q->st.tx_extras++;
+		}
+	}
+	q->st.tx_pkts++;
+	q->st.tx_bytes += len;
+	q->st.tx_slots += nslots;
+	if (meta->opts & NETFRONT_TX_MORE)
+		return 0;
+	rc = nf_push(q, true, false);
+	return rc < 0 ? nf_fail(rc, "notify") : 0;
+}
+
+int netfront_kick(struct netfront *nf, unsigned int qi)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+	int rc;
+
+	if (!q)
+		return nf_fail(-EINVAL, "no queue %u", qi);
+	rc = nf_push(q, true, true);
+	return rc < 0 ? nf_fail(rc, "notify") : rc;
+}
+
+unsigned int netfront_tx_inflight(struct netfront *nf, unsigned int qi)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+
+	return q ? q->tx.f.req_prod_pvt - q->tx.f.rsp_cons : 0;
+}
+
+/* ---------------------------------------------------------------- RX */
+
+static unsigned int nf_rx_posted(const struct nf_queue *q)
+{
+	return q->rx.f.req_prod_pvt - q->rx.f.rsp_cons;
+}
+
+/* Post free RX pages up to the fill level (xennet_alloc_rx_buffers). */
+static void nf_rx_refill(struct nf_queue *q)
+{
+	uint32_t mask = q->rx.f.nr_ents - 1;
+
+	while (q->rx_nfree && ring_front_free(&q->rx.f) &&
+	       nf_rx_posted(q) < q->rx_fill) {
+		uint32_t idx = q->rx.f.req_prod_pvt;
+		uint16_t page = q->rx_free[--q->rx_nfree];
+		struct netif_rx_request req = {
+			/* As Linux: the id is the ring index. */
+			.id = (uint16_t)(idx & mask),
+			.gref = q->rx_refs[page],
+		};
+
+		q->rx_posted[idx & mask] = (int16_t)page;
+		ring_netif_rx_front_put_req(&q->rx, &req);
+	}
+}
+
+/*
+ * Copy the responses there are off the ring into the stage, each with the
+ * page and id we posted at its index (so the index can be posted again
+ * before the response is parsed). Returns the count, or -EIO.
+ */
+static int nf_rx_stage(struct nf_queue *q)
+{
+	uint32_t mask = q->rx.f.nr_ents - 1, base = q->rx.f.rsp_cons;
+	unsigned int keep = q->stage_n - q->stage_pos, i;
+	int n;
+
+	if (keep && q->stage_pos) {
+		memmove(q->stage, q->stage + q->stage_pos,
+			keep * sizeof(*q->stage));
+		memmove(q->stage_page, q->stage_page + q->stage_pos,
+			keep * sizeof(*q->stage_page));
+		memmove(q->stage_id, q->stage_id + q->stage_pos,
+			keep * sizeof(*q->stage_id));
+	}
+	q->stage_pos = 0;
+	q->stage_n = keep;
+	n = ring_netif_rx_front_fetch_rsp(&q->rx, q->stage + keep,
+					  q->rx.f.nr_ents - keep);
+	if (n < 0)
+		return nf_break(q, "RX");
+	for (i = 0; i < (unsigned int)n; i++) {
+		uint32_t slot = (base + i) & mask;
+
+		/* fetch_rsp took only indexes we pushed a request at. */
+		q->stage_page[keep + i] = q->rx_posted[slot];
+		q->stage_id[keep + i] = (uint16_t)slot;
+		q->rx_posted[slot] = -1;
+	}
+	q->stage_n += (unsigned int)n;
+	return n;
+}
+
+/*
+ * Take the next response (staging more if none is staged); its page goes
+ * back to the free list at once: it is read before the next refill.
+ * 0, -ENOENT if there is none, -EIO.
+ */
+static int nf_rx_take(struct nf_queue *q, union ring_netif_rx_rsp *r,
+		      const uint8_t **page, uint16_t *id)
+{
+	int16_t p;
+
+	if (q->stage_pos == q->stage_n) {
+		int n = nf_rx_stage(q);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -ENOENT;
+	}
+	*r = q->stage[q->stage_pos];
+	*id = q->stage_id[q->stage_pos];
+	p = q->stage_page[q->stage_pos++];
+	*page = NULL;
+	if (p >= 0) {
+		*page = q->rx_pool + (size_t)p * NF_PAGE;
+		q->rx_free[q->rx_nfree++] = (uint16_t)p;
+	}
+	return 0;
+}
+
+/* One packet being taken off the RX ring. */
+struct nf_rxpkt {
+	struct nf_queue *q;
+	struct netfront_rxmeta *m;
+	size_t len;
+	unsigned int slots, max;
+	bool bad; /* a violation was counted: drop */
+	bool err; /* the backend answered an error: drop */
+};
+
+/* Count the packet's first violation only; drop it. */
+static void __attribute__((format(printf, 2, 3)))
+nf_rx_bad(struct nf_rxpkt *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->bad)
+		return;
+	p->bad = true;
+	va_start(ap, fmt);
+	nf_vviolation(p->q, fmt, ap);
+	va_end(ap);
+}
+
+/* Check one data slot and append its bytes (xennet_get_responses). */
+static void nf_rx_data(struct nf_rxpkt *p, const struct netif_rx_response *r,
+		       const uint8_t *page, uint16_t id)
+{
+	int st = r->status;
+
+	p->slots++;
+	if (p->slots > p->max)
+		nf_rx_bad(p, "RX packet of more than %u slots", p->max);
+	if (r->id != id)
+		nf_rx_bad(p, "RX response id %u at the request of id %u", r->id,
+			  id);
+	if (r->flags & ~NF_RXF_KNOWN)
+		nf_rx_bad(p, "RX flags %#x", r->flags);
+	if (p->slots > 1 && (r->flags & NETRXF_extra_info))
+		nf_rx_bad(p, "RX extra_info on slot %u", p->slots);
+	if (st < 0) {
+		if (st == NETIF_RSP_ERROR || st == NETIF_RSP_DROPPED)
+			p->err = true;
+		else
+			nf_rx_bad(p, "RX status %d", st);
+		return;
+	}
+	/* Never read past the page, whatever the backend says. */
+	if ((unsigned int)r->offset + (unsigned int)st > NF_PAGE) {
+		nf_rx_bad(p, "RX offset %u + size %d beyond the page",
+			  r->offset, st);
+		return;
+	}
+	if (p->bad || p->err || !page)
+		return;
+	memcpy(p->q->pkt + p->len, page + r->offset, (size_t)st);
+	p->len += (size_t)st;
+}
+
+/* The extra-info slots after the first data slot (xennet_get_extras). */
+static int nf_rx_extras(struct nf_rxpkt *p)
+{
+	struct netfront_info *in = &p->q->nf->info;
+	union ring_netif_rx_rsp r;
+	const struct netif_extra_info *e = &r.extra;
+	const uint8_t *page;
+	uint16_t id;
+	int rc;
+
+	do {
+		rc = nf_rx_take(p->q, &r, &page, &id);
+		if (rc == -ENOENT)
+			nf_rx_bad(p, "RX extra info missing at rsp_prod");
+		if (rc)
+			return rc;
+		switch (e->type) {
+		case XEN_NETIF_EXTRA_TYPE_GSO:
+			if ((e->u.gso.type == XEN_NETIF_GSO_TYPE_TCPV4 &&
+			     !in->gso_tcpv4) ||
+			    (e->u.gso.type == XEN_NETIF_GSO_TYPE_TCPV6 &&
+			     !in->gso_tcpv6))
+				nf_rx_bad(p,
+					  "RX GSO type %u we did not ask for",
+					  e->u.gso.type);
+			else if (e->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
+				 e->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6)
+				nf_rx_bad(p, "RX GSO type %u", e->u.gso.type);
+			else if (!e->u.gso.size)
+				nf_rx_bad(p, "RX GSO size 0");
+			p->m->gso_type = e->u.gso.type;
+			p->m->gso_size = e->u.gso.size;
+			break;
+		case XEN_NETIF_EXTRA_TYPE_HASH:
+			p->m->has_hash = true;
+			p->m->hash_type = e->u.hash.type;
+			p->m->hash_alg = e->u.hash.algorithm;
+			memcpy(&p->m->hash, e->u.hash.value, 4);
+			break;
+		case XEN_NETIF_EXTRA_TYPE_MCAST_ADD:
+		case XEN_NETIF_EXTRA_TYPE_MCAST_DEL:
+			break; /* meaningless on RX; Linux ignores them too */
+		default:
+			nf_rx_bad(p, "RX extra type %u", e->type);
+			break;
+		}
+	} while (e->flags & XEN_NETIF_EXTRA_FLAG_MORE);
+	return 0;
+}
+
+/*
+ * Take one packet off the RX ring into q->pkt. 1 with *@len and @m filled,
+ * 0 if no response is there, -EAGAIN if one was dropped (counted), -EIO.
+ */
+static int nf_rx_one(struct nf_queue *q, size_t *len, struct netfront_rxmeta *m)
+{
+	struct nf_rxpkt p = {.q = q, .m = m};
+	union ring_netif_rx_rsp r;
+	const uint8_t *page;
+	uint16_t id;
+	int rc;
+
+	if (q->broken)
+		return -EIO;
+	rc = nf_rx_take(q, &r, &page, &id);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	memset(m, 0, sizeof(*m));
+	m->flags = r.rsp.flags & (NETRXF_data_validated | NETRXF_csum_blank);
+	/* Linux allows one slot more when it pulls a small head. */
+	p.max = XEN_NETIF_NR_SLOTS_MIN +
+		(r.rsp.status <= NF_RX_COPY_THRESHOLD ? 1 : 0);
+	for (;;) {
+		nf_rx_data(&p, &r.rsp, page, id);
+		if (p.slots == 1 && (r.rsp.flags & NETRXF_extra_info)) {
+			rc = nf_rx_extras(&p);
+			if (rc == -EIO)
+				return rc;
+			if (rc)
+				break;
+		}
+		if (!(r.rsp.flags & NETRXF_more_data))
+			break;
+		rc = nf_rx_take(q, &r, &page, &id);
+		if (rc == -EIO)
+			return rc;
+		if (rc) {
+			nf_rx_bad(&p, "RX more_data chain runs past rsp_prod");
+			break;
+		}
+	}
+	if (!p.bad && !p.err && p.len == 0)
+		nf_rx_bad(&p, "RX packet of 0 bytes");
+	if (p.bad) {
+		q->st.rx_dropped++;
+		return -EAGAIN;
+	}
+	if (p.err) {
+		q->st.rx_errors++;
+		return -EAGAIN;
+	}
+	m->slots = p.slots;
+	q->st.rx_pkts++;
+	q->st.rx_bytes += p.len;
+	if (m->gso_type)
+		q->st.rx_gso++;
+	*len = p.len;
+	return 1;
+}
+
+static int nf_rx_refill_push(struct nf_queue *q)
+{
+	int rc;
+
+	nf_rx_refill(q);
+	rc = nf_push(q, false, true);
+	return rc < 0 ? nf_fail(rc, "notify") : 0;
+}
+
+int netfront_poll(struct netfront *nf, unsigned int qi, netfront_rx_fn fn,
+		  void *arg, unsigned int budget)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+	struct netfront_rxmeta m;
+	unsigned int n = 0;
+	size_t len;
+	int rc;
+
+	if (!q)
+		return nf_fail(-EINVAL, "no queue %u", qi);
+	if (nf_tx_reap(q) < 0)
+		return nf_fail(-EIO, "queue %u is stopped", qi);
+	while (!budget || n < budget) {
+		rc = nf_rx_one(q, &len, &m);
+		if (rc == 0)
+			break;
+		if (rc == -EAGAIN)
+			continue;
+		if (rc < 0)
+			return nf_fail(rc, "queue %u is stopped", qi);
+		if (fn)
+			fn(arg, qi, q->pkt, len, &m);
+		n++;
+	}
+	rc = nf_rx_refill_push(q);
+	return rc < 0 ? rc : (int)n;
+}
+
+int netfront_recv(struct netfront *nf, unsigned int qi, void *buf, size_t cap,
+		  struct netfront_rxmeta *meta, int timeout_ms)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+	long deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	struct netfront_rxmeta m;
+	size_t len;
+	int rc;
+
+	if (!q)
+		return nf_fail(-EINVAL, "no queue %u", qi);
+	for (;;) {
+		long left;
+
+		if (nf_tx_reap(q) < 0)
+			return nf_fail(-EIO, "queue %u is stopped", qi);
+		rc = nf_rx_one(q, &len, &m);
+		if (rc == -EAGAIN)
+			continue;
+		if (rc < 0)
+			return nf_fail(rc, "queue %u is stopped", qi);
+		if (nf_rx_refill_push(q))
+			return -EIO;
+		if (rc == 1) {
+			if (meta)
+				*meta = m;
+			if (len > cap)
+				return nf_fail(-EMSGSIZE, "packet of %zu bytes",
+					       len);
+			memcpy(buf, q->pkt, len);
+			return (int)len;
+		}
+		left = deadline - mono_ms();
+		if (timeout_ms == 0 || (timeout_ms > 0 && left <= 0))
+			return -ETIMEDOUT;
+		rc = netfront_wait(nf, qi, timeout_ms < 0 ? -1 : (int)left);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+int netfront_wait(struct netfront *nf, unsigned int qi, int timeout_ms)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+	struct pollfd pfd;
+	int rc, port;
+
+	if (!q)
+		return nf_fail(-EINVAL, "no queue %u", qi);
+	if (q->broken)
+		return nf_fail(-EIO, "queue %u is stopped", qi);
+	if (q->stage_pos < q->stage_n)
+		return 1;
+	/* Arm rsp_event on both rings, then look once more (a response
+	 * that raced with us is either seen here or notified). */
+	rc = ring_front_final_check(&q->tx.f);
+	if (rc)
+		return rc < 0 ? nf_break(q, "TX") : 1;
+	rc = ring_front_final_check(&q->rx.f);
+	if (rc)
+		return rc < 0 ? nf_break(q, "RX") : 1;
+	pfd.fd = xen_evtchn_fd(q->xe);
+	pfd.events = POLLIN;
+	rc = poll(&pfd, 1, timeout_ms);
+	if (rc < 0)
+		return errno == EINTR ? 1 : nf_fail(-errno, "poll");
+	if (rc == 0)
+		return 0;
+	port = xen_evtchn_pending(q->xe);
+	if (port < 0)
+		return nf_fail(port, "evtchn pending");
+	rc = xen_evtchn_unmask(q->xe, (uint32_t)port);
+	return rc ? nf_fail(rc, "evtchn unmask") : 1;
+}
+
+int netfront_fd(struct netfront *nf, unsigned int qi)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+
+	return q ? xen_evtchn_fd(q->xe) : -EINVAL;
+}
+
+void netfront_stats(const struct netfront *nf, unsigned int qi,
+		    struct netfront_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!nf || qi >= nf->info.num_queues)
+		return;
+	*out = nf->q[qi].st;
+	out->violations =
+		__atomic_load_n(&nf->q[qi].st.violations, __ATOMIC_RELAXED);
+}
+
+unsigned long netfront_violations(const struct netfront *nf, char *last,
+				  size_t len)
+{
+	unsigned long n = 0, seq = 0;
+	unsigned int i;
+
+	if (last && len)
+		last[0] = '\0';
+	if (!nf)
+		return 0;
+	for (i = 0; i < nf->nq; i++) {
+		const struct nf_queue *q = &nf->q[i];
+
+		n += __atomic_load_n(&q->st.violations, __ATOMIC_RELAXED);
+		if (last && len && q->last_seq > seq) {
+			seq = q->last_seq;
+			snprintf(last, len, "q%u: %s", i, q->last);
+		}
+	}
+	return n;
+}
+
+/* ------------------------------------------------------------- hooks */
+
+int netfront_tx_put_raw(struct netfront *nf, unsigned int qi,
+			const union ring_netif_tx_req *slots, unsigned int n,
+			bool more)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+	unsigned int i;
+	int rc;
+
+	if (!q)
+		return nf_fail(-EINVAL, "no queue %u", qi);
+	if (q->broken)
+		return nf_fail(-EIO, "queue %u is stopped", qi);
+	if (ring_front_free(&q->tx.f) < n) {
+		nf_tx_reap(q);
+		if (ring_front_free(&q->tx.f) < n)
+			return nf_fail(-ENOSPC, "%u free TX slots",
+				       ring_front_free(&q->tx.f));
+	}
+	for (i = 0; i < n; i++)
+		ring_netif_tx_front_put_req(&q->tx, &slots[i]);
+	q->raw_out += n;
+	if (more)
+		return 0;
+	rc = nf_push(q, true, false);
+	return rc < 0 ? nf_fail(rc, "notify") : 0;
+}
+
+int netfront_tx_raw_responses(struct netfront *nf, unsigned int qi,
+			      struct netif_tx_response *out, unsigned int max)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+	unsigned int n = 0;
+
+	if (!q)
+		return nf_fail(-EINVAL, "no queue %u", qi);
+	while (n < max && q->raw_n) {
+		out[n++] = q->raw_log[q->raw_head];
+		q->raw_head = (q->raw_head + 1) % NF_RAW_LOG;
+		q->raw_n--;
+	}
+	return (int)n;
+}
+
+void *netfront_tx_scratch(struct netfront *nf, unsigned int qi, uint32_t *gref)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+
+	if (!q)
+		return NULL;
+	*gref = q->scratch_ref;
+	return q->scratch;
+}
+
+struct ring_front *netfront_ring(struct netfront *nf, unsigned int qi,
+				 int which)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+
+	if (!q)
+		return NULL;
+	return which == NETFRONT_RX ? &q->rx.f : &q->tx.f;
+}
+
+int netfront_notify(struct netfront *nf, unsigned int qi, int which)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+
+	if (!q)
+		return nf_fail(-EINVAL, "no queue %u", qi);
+	return xen_evtchn_notify(
+		q->xe,
+		(uint32_t)(which == NETFRONT_RX ? q->port_rx : q->port_tx));
+}
+
+int netfront_rx_set_fill(struct netfront *nf, unsigned int qi, unsigned int n)
+{
+	struct nf_queue *q = nf_q(nf, qi);
+
+	if (!q)
+		return nf_fail(-EINVAL, "no queue %u", qi);
+	if (n > nf->info.rx_pages)
+		n = nf->info.rx_pages;
+	q->rx_fill = n;
+	nf_rx_refill_push(q);
+	return (int)n;
+}
+
+/* ------------------------------------------------------- control plane */
+
+/* A backend key as a number; -1 if absent or not a number. */
+static long nf_be_long(struct netfront *nf, const char *key)
+{
+	unsigned long v;
+
+	if (xfront_read_be_uint(&nf->xf, key, 0xFFFFFFFFUL, &v))
+		return -1;
+	return (long)v;
+}
+
+static void nf_read_fe(struct netfront *nf)
+{
+	struct netfront_info *in = &nf->info;
+	char p[300], *v = NULL;
+	unsigned int m[6];
+	unsigned long t;
+
+	snprintf(p, sizeof(p), "%s/trusted", in->fe_path);
+	in->trusted =
+		xen_store_read_uint(nf->xf.xs, XEN_TXN_NONE, p, 1, &t) || t;
+	snprintf(p, sizeof(p), "%s/mac", in->fe_path);
+	if (xen_store_read(nf->xf.xs, XEN_TXN_NONE, p, &v, NULL))
+		return;
+	if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x", &m[0], &m[1], &m[2], &m[3],
+		   &m[4], &m[5]) == 6) {
+		for (int i = 0; i < 6; i++)
+			in->mac[i] = (uint8_t)m[i];
+		in->have_mac = true;
+	}
+	free(v);
+}
+
+static void nf_read_be(struct netfront *nf)
+{
+	struct netfront_info *in = &nf->info;
+
+	in->be_rx_copy = nf_be_long(nf, "feature-rx-copy");
+	in->be_rx_flip = nf_be_long(nf, "feature-rx-flip");
+	in->be_sg = nf_be_long(nf, "feature-sg");
+	in->be_gso_tcpv4 = nf_be_long(nf, "feature-gso-tcpv4");
+	in->be_gso_tcpv6 = nf_be_long(nf, "feature-gso-tcpv6");
+	in->be_ipv6_csum = nf_be_long(nf, "feature-ipv6-csum-offload");
+	in->be_split = nf_be_long(nf, "feature-split-event-channels");
+	in->be_max_queues = nf_be_long(nf, "multi-queue-max-queues");
+	in->be_ctrl_ring = nf_be_long(nf, "feature-ctrl-ring");
+	in->be_multicast = nf_be_long(nf, "feature-multicast-control");
+	in->be_dynamic_multicast =
+		nf_be_long(nf, "feature-dynamic-multicast-control");
+	in->be_xdp_headroom = nf_be_long(nf, "feature-xdp-headroom");
+}
+
+static void nf_queue_free(struct netfront *nf, struct nf_queue *q, bool unshare)
+{
+	if (unshare && nf->gs) {
+		if (q->rings)
+			xen_gntshr_unshare(nf->gs, q->rings, 2);
+		if (q->tx_pool)
+			xen_gntshr_unshare(nf->gs, q->tx_pool,
+					   nf->info.tx_pages);
+		if (q->rx_pool)
+			xen_gntshr_unshare(nf->gs, q->rx_pool,
+					   nf->info.rx_pages);
+		if (q->scratch)
+			xen_gntshr_unshare(nf->gs, q->scratch, 1);
+	}
+	xen_evtchn_close(q->xe); /* unbinds our ports */
+	free(q->tx_refs);
+	free(q->tx_slot);
+	free(q->tx_free);
+	free(q->tx_pkt);
+	free(q->tx_pkt_free);
+	free(q->raw_log);
+	free(q->rx_refs);
+	free(q->rx_free);
+	free(q->rx_posted);
+	free(q->stage);
+	free(q->stage_page);
+	free(q->stage_id);
+	free(q->pkt);
+	memset(q, 0, sizeof(*q));
+}
+
+/* Rings, pools, ports and bookkeeping of one queue. */
+static int nf_queue_setup(struct netfront *nf, struct nf_queue *q,
+			  unsigned int idx)
+{
+	const struct netfront_info *in = &nf->info;
+	unsigned int be = in->be_domid, ntx = in->tx_pages, nrx = in->rx_pages;
+	unsigned int i, ents;
+	int rc, port;
+
+	q->nf = nf;
+	q->idx = idx;
+	q->tx_refs = calloc(ntx, sizeof(*q->tx_refs));
+	q->tx_slot = calloc(ntx, sizeof(*q->tx_slot));
+	q->tx_free = calloc(ntx, sizeof(*q->tx_free));
+	q->tx_pkt = calloc(ntx, sizeof(*q->tx_pkt));
+	q->tx_pkt_free = calloc(ntx, sizeof(*q->tx_pkt_free));
+	q->raw_log = calloc(NF_RAW_LOG, sizeof(*q->raw_log));
+	q->rx_refs = calloc(nrx, sizeof(*q->rx_refs));
+	q->rx_free = calloc(nrx, sizeof(*q->rx_free));
+	q->pkt = malloc(NETFRONT_RX_MAX_PKT);
+	if (!q->tx_refs || !q->tx_slot || !q->tx_free || !q->tx_pkt ||
+	    !q->tx_pkt_free || !q->raw_log || !q->rx_refs || !q->rx_free ||
+	    !q->pkt)
+		return nf_fail(-ENOMEM, "queue %u: memory", idx);
+
+	/* Rings: writable, the backend writes the responses. */
+	rc = xen_gntshr_share(nf->gs, be, 2, 1, q->ring_ref, &q->rings);
+	if (rc)
+		return nf_fail(rc, "queue %u: share the rings", idx);
+	if (ring_netif_tx_front_init(&q->tx, q->rings, 1) ||
+	    ring_netif_rx_front_init(&q->rx, (uint8_t *)q->rings + NF_PAGE, 1))
+		return nf_fail(-EINVAL, "queue %u: ring init", idx);
+	ents = q->rx.f.nr_ents;
+	q->rx_posted = malloc(ents * sizeof(*q->rx_posted));
+	q->stage = calloc(ents, sizeof(*q->stage));
+	q->stage_page = calloc(ents, sizeof(*q->stage_page));
+	q->stage_id = calloc(ents, sizeof(*q->stage_id));
+	if (!q->rx_posted || !q->stage || !q->stage_page || !q->stage_id)
+		return nf_fail(-ENOMEM, "queue %u: memory", idx);
+	for (i = 0; i < ents; i++)
+		q->rx_posted[i] = -1;
+
+	/* TX pages read-only, as netfront grants them; RX pages writable. */
+	rc = xen_gntshr_share(nf->gs, be, ntx, 0, q->tx_refs,
+			      (void **)&q->tx_pool);
+	if (rc)
+		return nf_fail(rc, "queue %u: share %u TX pages", idx, ntx);
+	rc = xen_gntshr_share(nf->gs, be, nrx, 1, q->rx_refs,
+			      (void **)&q->rx_pool);
+	if (rc)
+		return nf_fail(rc, "queue %u: share %u RX pages", idx, nrx);
+	rc = xen_gntshr_share(nf->gs, be, 1, 0, &q->scratch_ref, &q->scratch);
+	if (rc)
+		return nf_fail(rc, "queue %u: share the scratch page", idx);
+	for (i = 0; i < ntx; i++) {
+		q->tx_free[i] = (uint16_t)(ntx - 1 - i);
+		q->tx_pkt_free[i] = (uint16_t)(ntx - 1 - i);
+	}
+	q->tx_nfree = q->tx_npkt_free = ntx;
+	for (i = 0; i < nrx; i++)
+		q->rx_free[i] = (uint16_t)(nrx - 1 - i);
+	q->rx_nfree = nrx;
+	q->rx_fill = in->rx_fill;
+
+	rc = xen_evtchn_open(&q->xe);
+	if (rc)
+		return nf_fail(rc, "queue %u: evtchn open", idx);
+	port = xen_evtchn_alloc_unbound(q->xe, be);
+	if (port < 0)
+		return nf_fail(port, "queue %u: event channel", idx);
+	q->port_tx = q->port_rx = port;
+	if (in->split) {
+		port = xen_evtchn_alloc_unbound(q->xe, be);
+		if (port < 0)
+			return nf_fail(port, "queue %u: RX event channel", idx);
+		q->port_rx = port;
+	}
+	return 0;
+}
+
+static int nf_write_keys(struct netfront *nf, xen_txn_t t)
+{
+	const struct netfront_info *in = &nf->info;
+	struct xfront *f = &nf->xf;
+	char pre[32] = "", k[64];
+	unsigned int i;
+	int rc = 0;
+
+	if (in->be_max_queues >= 0)
+		rc = xfront_write(f, t, "multi-queue-num-queues", "%u",
+				  in->num_queues);
+	for (i = 0; i < in->num_queues && !rc; i++) {
+		const struct nf_queue *q = &nf->q[i];
+
+		/* One queue: top level; several: queue-<i>/ only (NETIF). */
+		if (in->num_queues > 1)
+			snprintf(pre, sizeof(pre), "queue-%u/", i);
+		snprintf(k, sizeof(k), "%stx-ring-ref", pre);
+		rc = xfront_write(f, t, k, "%u", q->ring_ref[0]);
+		snprintf(k, sizeof(k), "%srx-ring-ref", pre);
+		rc = rc ?: xfront_write(f, t, k, "%u", q->ring_ref[1]);
+		if (in->split) {
+			snprintf(k, sizeof(k), "%sevent-channel-tx", pre);
+			rc = rc ?: xfront_write(f, t, k, "%d", q->port_tx);
+			snprintf(k, sizeof(k), "%sevent-channel-rx", pre);
+			rc = rc ?: xfront_write(f, t, k, "%d", q->port_rx);
+		} else {
+			snprintf(k, sizeof(k), "%sevent-channel", pre);
+			rc = rc ?: xfront_write(f, t, k, "%d", q->port_tx);
+		}
+	}
+	rc = rc ?: xfront_write(f, t, "request-rx-copy", "1");
+	rc = rc ?: xfront_write(f, t, "feature-rx-notify", "1");
+	if (in->sg)
+		rc = rc ?: xfront_write(f, t, "feature-sg", "1");
+	if (in->gso_tcpv4)
+		rc = rc ?: xfront_write(f, t, "feature-gso-tcpv4", "1");
+	if (in->gso_tcpv6)
+		rc = rc ?: xfront_write(f, t, "feature-gso-tcpv6", "1");
+	if (in->ipv6_csum)
+		rc = rc ?: xfront_write(f, t, "feature-ipv6-csum-offload", "1");
+	if (in->no_csum_offload)
+		rc = rc ?: xfront_write(f, t, "feature-no-csum-offload", "1");
+	return rc;
+}
+
+static int nf_write_keys_txn(struct netfront *nf)
+{
+	xen_txn_t t;
+	int rc, tries = 0;
+
+	do {
+		rc = xen_store_txn_start(nf->xf.xs, &t);
+		if (rc)
+			return nf_fail(rc, "transaction start");
+		rc = nf_write_keys(nf, t);
+		if (rc) {
+			xen_store_txn_end(nf->xf.xs, t, 1);
+			return nf_fail(rc, "write the frontend keys");
+		}
+		rc = xen_store_txn_end(nf->xf.xs, t, 0);
+	} while (rc == -EAGAIN && ++tries < NF_TXN_TRIES);
+	return rc ? nf_fail(rc, "transaction end") : 0;
+}
+
+static int nf_fe_state(struct netfront *nf)
+{
+	char p[300];
+	unsigned long v;
+
+	snprintf(p, sizeof(p), "%s/state", nf->info.fe_path);
+	if (xen_store_read_uint(nf->xf.xs, XEN_TXN_NONE, p, 8, &v))
+		return 0;
+	return (int)v;
+}
+
+/*
+ * Closing, wait for the backend's Closing/Closed, Closed, wait for its
+ * Closed (xennet_bus_close); each wait bounded. 0 or -ETIMEDOUT.
+ */
+static int nf_bus_close(struct netfront *nf)
+{
+	unsigned int to = nf->cfg.timeout_ms;
+	int rc = 0, s;
+
+	/* Our directory is gone (device removed): nothing to say. */
+	if (nf_fe_state(nf) == 0)
+		return 0;
+	s = xfront_be_state(&nf->xf);
+	if (s != XenbusStateClosed && s != -ENOENT) {
+		if (xfront_set_state(&nf->xf, XenbusStateClosing))
+			rc = nf_fail(-EIO, "write Closing");
+		s = xfront_wait_be(&nf->xf,
+				   XF_STATE(0) | XF_STATE(XenbusStateClosing) |
+					   XF_STATE(XenbusStateClosed),
+				   to);
+		if (s == -ETIMEDOUT)
+			rc = rc
+				     ?: nf_fail(-ETIMEDOUT,
+						"backend never went Closing");
+	}
+	if (xfront_set_state(&nf->xf, XenbusStateClosed))
+		rc = rc ?: nf_fail(-EIO, "write Closed");
+	if (s != XenbusStateClosed && s != 0 && s != -ENOENT) {
+		s = xfront_wait_be(
+			&nf->xf, XF_STATE(0) | XF_STATE(XenbusStateClosed), to);
+		if (s == -ETIMEDOUT)
+			rc = rc
+				     ?: nf_fail(-ETIMEDOUT,
+						"backend never went Closed");
+	}
+	return rc;
+}
+
+static void nf_free(struct netfront *nf, bool unshare)
+{
+	unsigned int i;
+
+	for (i = 0; i < nf->nq; i++)
+		nf_queue_free(nf, &nf->q[i], unshare);
+	free(nf->q);
+	xen_gntshr_close(nf->gs);
+	xfront_close(&nf->xf);
+	free(nf);
+}
+
+int netfront_connect(struct netfront **out, const struct netfront_cfg *cfg)
+{
+	struct netfront_info *in;
+	unsigned int to, i, nq;
+	struct netfront *nf;
+	int rc, s;
+
+	nf = calloc(1, sizeof(*nf));
+	if (!nf)
+		return nf_fail(-ENOMEM, "memory");
+	nf->cfg = *cfg;
+	in = &nf->info;
+	to = cfg->timeout_ms ? cfg->timeout_ms : 10000;
+	nf->cfg.timeout_ms = to;
+	in->devid = cfg->devid;
+	in->tx_ring_size = ring_nr_ents(1, sizeof(union netif_tx_sring_entry));
+	in->rx_ring_size = ring_nr_ents(1, sizeof(union netif_rx_sring_entry));
+	/* An id names a page; more pages than slots could never be used. */
+	in->tx_pages = cfg->tx_pages ? cfg->tx_pages : NF_DEF_PAGES;
+	if (in->tx_pages > in->tx_ring_size)
+		in->tx_pages = in->tx_ring_size;
+	in->rx_pages = cfg->rx_pages ? cfg->rx_pages : NF_DEF_PAGES;
+	if (in->rx_pages > in->rx_ring_size)
+		in->rx_pages = in->rx_ring_size;
+	in->rx_fill = cfg->rx_fill && cfg->rx_fill < in->rx_pages
+			      ? cfg->rx_fill
+			      : in->rx_pages;
+	if (cfg->rx_none)
+		in->rx_fill = 0;
+	in->sg = cfg->sg;
+	in->gso_tcpv4 = cfg->gso_tcpv4;
+	in->gso_tcpv6 = cfg->gso_tcpv6;
+	in->ipv6_csum = cfg->ipv6_csum;
+	in->no_csum_offload = cfg->no_csum_offload;
+
+	rc = xfront_open(&nf->xf, "vif", cfg->devid);
+	if (rc) {
+		rc = nf_fail(rc == -ENOENT ? -ENODEV : rc,
+			     "open device/vif/%u: %s", cfg->devid,
+			     strerror(-rc));
+		goto err_free;
+	}
+	in->fe_domid = nf->xf.self;
+	in->be_domid = nf->xf.be_domid;
+	snprintf(in->fe_path, sizeof(in->fe_path), "%s", nf->xf.fe_path);
+	snprintf(in->be_path, sizeof(in->be_path), "%s", nf->xf.be_path);
+	s = nf_fe_state(nf);
+	if (s != XenbusStateInitialising && s != 0) {
+		rc = nf_fail(-EBUSY, "our state is %d, not Initialising", s);
+		goto err_free;
+	}
+
+	s = xfront_wait_be(&nf->xf,
+			   XF_STATE(0) | XF_STATE(XenbusStateInitWait) |
+				   XF_STATE(XenbusStateClosing) |
+				   XF_STATE(XenbusStateClosed),
+			   to);
+	if (s != XenbusStateInitWait) {
+		rc = s == -ETIMEDOUT
+			     ? nf_fail(s, "no InitWait from the backend")
+			     : nf_fail(-EPROTO,
+				       "backend state %d, not InitWait", s);
+		goto err_free;
+	}
+	nf_read_be(nf);
+	nf_read_fe(nf);
+	if (in->be_rx_copy <= 0) {
+		rc = nf_fail(-EOPNOTSUPP,
+			     "backend does not support copying receive path");
+		goto err_free;
+	}
+	nq = cfg->queues ? cfg->queues : 1;
+	if (nq > (in->be_max_queues > 0 ? (unsigned long)in->be_max_queues : 1))
+		nq = in->be_max_queues > 0 ? (unsigned int)in->be_max_queues
+					   : 1;
+	if (nq > NETFRONT_MAX_QUEUES)
+		nq = NETFRONT_MAX_QUEUES;
+	in->split = cfg->split_evtchn && in->be_split > 0;
+
+	rc = xen_gntshr_open(&nf->gs);
+	if (rc) {
+		rc = nf_fail(rc, "gntshr open");
+		goto err_free;
+	}
+	nf->q = calloc(nq, sizeof(*nf->q));
+	if (!nf->q) {
+		rc = nf_fail(-ENOMEM, "memory");
+		goto err_free;
+	}
+	for (i = 0; i < nq; i++) {
+		nf->nq = i + 1;
+		rc = nf_queue_setup(nf, &nf->q[i], i);
+		if (rc)
+			goto err_free;
+	}
+	in->num_queues = nq;
+
+	if (in->be_xdp_headroom > 0) {
+		rc = xfront_write(&nf->xf, XEN_TXN_NONE, "xdp-headroom", "%u",
+				  cfg->xdp_headroom);
+		if (rc) {
+			rc = nf_fail(rc, "write xdp-headroom");
+			goto err_free;
+		}
+	}
+	rc = nf_write_keys_txn(nf);
+	if (rc)
+		goto err_free;
+	/* As xennet_connect: kick every channel, fill the RX rings. */
+	for (i = 0; i < nq; i++) {
+		struct nf_queue *q = &nf->q[i];
+
+		rc = xen_evtchn_notify(q->xe, (uint32_t)q->port_tx);
+		if (!rc && q->port_rx != q->port_tx)
+			rc = xen_evtchn_notify(q->xe, (uint32_t)q->port_rx);
+		if (rc) {
+			rc = nf_fail(rc, "kick queue %u", i);
+			goto err_free;
+		}
+		rc = nf_rx_refill_push(q);
+		if (rc)
+			goto err_free;
+	}
+	rc = xfront_set_state(&nf->xf, XenbusStateConnected);
+	if (rc) {
+		rc = nf_fail(rc, "write Connected");
+		goto err_free;
+	}
+	s = xfront_wait_be(&nf->xf,
+			   XF_STATE(0) | XF_STATE(XenbusStateConnected) |
+				   XF_STATE(XenbusStateClosing) |
+				   XF_STATE(XenbusStateClosed),
+			   to);
+	if (s != XenbusStateConnected) {
+		rc = s == -ETIMEDOUT
+			     ? nf_fail(s, "no Connected from the backend")
+			     : nf_fail(-EPROTO,
+				       "backend state %d, not Connected", s);
+		goto err_free;
+	}
+	*out = nf;
+	return 0;
+
+err_free:
+	nf_free(nf, true);
+	return rc;
+}
+
+int netfront_close(struct netfront *nf)
+{
+	int rc;
+
+	if (!nf)
+		return 0;
+	rc = nf_bus_close(nf);
+	nf_free(nf, true);
+	return rc;
+}
+
+void netfront_disconnect_abrupt(struct netfront *nf)
+{
+	if (nf)
+		nf_free(nf, false);
+}
