@@ -221,9 +221,12 @@ int blkq_start(const struct blkq_cfg *cfg, struct blkq **out, char *err,
 	       size_t errlen);
 /*
  * Stop taking requests, wait until everything in flight is answered, stop
- * the thread, unmap and unbind. Blocks. Control thread. NULL-safe.
+ * the thread, unmap and unbind; the final counters go to @final if not
+ * NULL. Blocks. Control thread. NULL-safe.
  */
-void blkq_stop(struct blkq *q);
+void blkq_stop(struct blkq *q, struct blkq_stats *final);
+/* Add @from's counters to @to (totals over connections). */
+void blkq_stats_add(struct blkq_stats *to, const struct blkq_stats *from);
 /* Snapshot the counters (runs on the queue's thread; blocks briefly). */
 int blkq_stats(struct blkq *q, struct blkq_stats *out);
 /* New disk size (online resize): applied on the queue's thread. */

@@ -41,7 +41,7 @@ struct ioeng_cfg {
 
 struct ioeng_io {
 	uint8_t op;		/* enum ioeng_op */
-	uint32_t len;		/* bytes (READ/WRITE/DISCARD) */
+	uint64_t len;		/* bytes; READ/WRITE at most 4 GiB - 1 */
 	uint64_t off;		/* byte offset in the store */
 	void *buf;		/* READ/WRITE: inside cfg.buf */
 	uint64_t tag;		/* handed back with the completion */

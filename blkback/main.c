@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 		.run_dir = "/run/pvback",
 	};
 	const char *config = NULL, *sets[64], *kinds[9];
-	char err[512], ident[32] = "blkbackd";
+	char err[512], ident[32] = "blkbackd", kinds_text[128];
 	enum log_level level;
 	struct xbus_cfg xcfg;
 	struct super *sv = NULL;
@@ -284,6 +284,7 @@ int main(int argc, char **argv)
 		char kb[sizeof(conf.kinds)];
 
 		memcpy(kb, conf.kinds, sizeof(kb));
+		snprintf(kinds_text, sizeof(kinds_text), "%s", conf.kinds);
 		if (split_kinds(kb, kinds, 8) == 0) {
 			fprintf(stderr, "blkbackd: kinds: no backend kind\n");
 			return 2;
@@ -336,7 +337,7 @@ int main(int argc, char **argv)
 	log_info(NULL, "running (%s), engine %s, kinds %s",
 		 single ? "single process" :
 		 M.worker >= 0 ? "worker" : "supervisor",
-		 blk_engine_name(conf.engine), conf.kinds);
+		 blk_engine_name(conf.engine), kinds_text);
 	rc = loop_run(M.loop);
 	stats_srv_destroy(M.ctl);
 	xbus_destroy(M.xb);

@@ -412,7 +412,7 @@ static void stage_io(struct blkq *q, struct blkq_slot *s, uint8_t op)
 {
 	struct ioeng_io io = {
 		.op = op,
-		.len = (uint32_t)s->p.len,
+		.len = s->p.len,
 		.off = s->p.off,
 		.buf = (op == IOENG_READ || op == IOENG_WRITE) ? slot_buf(q, s) :
 								  NULL,
@@ -1022,7 +1022,7 @@ static void queue_stop_msg(void *arg)
 	maybe_stop(q);
 }
 
-void blkq_stop(struct blkq *q)
+void blkq_stop(struct blkq *q, struct blkq_stats *final)
 {
 	if (!q)
 		return;
@@ -1032,6 +1032,9 @@ void blkq_stop(struct blkq *q)
 			loop_stop(q->loop);
 		pthread_join(q->tid, NULL);
 	}
+	/* The thread is gone: its counters can be read directly. */
+	if (final)
+		*final = q->st;
 	queue_free(q);
 }
 
@@ -1071,4 +1074,16 @@ int blkq_set_sectors(struct blkq *q, uint64_t sectors)
 	struct sectors_msg m = { q, sectors };
 
 	return loop_call(q->loop, sectors_set, &m);
+}
+
+void blkq_stats_add(struct blkq_stats *to, const struct blkq_stats *from)
+{
+	/* Every field is a uint64_t counter: add them as an array. */
+	uint64_t *t = (uint64_t *)to;
+	const uint64_t *f = (const uint64_t *)from;
+
+	_Static_assert(sizeof(*to) % sizeof(uint64_t) == 0,
+		       "blkq_stats holds only uint64_t counters");
+	for (size_t i = 0; i < sizeof(*to) / sizeof(uint64_t); i++)
+		t[i] += f[i];
 }

@@ -115,6 +115,9 @@ void blkreq_plan(const struct ring_blkif_req *req,
 		if (req->op == BLKIF_OP_WRITE_BARRIER ? !lim->barrier :
 							!lim->flush)
 			return plan_fail(p, BLKIF_RSP_EOPNOTSUPP, BLKREQ_E_OP);
+		/* Linux blkback treats both as writes: refused read-only. */
+		if (lim->readonly)
+			return plan_fail(p, BLKIF_RSP_ERROR, BLKREQ_E_RO);
 		p->kind = req->op == BLKIF_OP_WRITE_BARRIER ? BLKREQ_BARRIER :
 							      BLKREQ_FLUSH;
 		nseg = req->nr_segments;
@@ -123,13 +126,15 @@ void blkreq_plan(const struct ring_blkif_req *req,
 		p->write = nseg > 0;
 		break;
 	case BLKIF_OP_DISCARD:
+		/* Not advertised (read-only disks never advertise it): an
+		 * unsupported op, whatever else is wrong with it. */
 		if (!lim->discard)
-			return plan_fail(p, BLKIF_RSP_EOPNOTSUPP, BLKREQ_E_OP);
-		p->secure = (req->discard_flag & BLKIF_DISCARD_SECURE) != 0;
-		if (p->secure && !lim->discard_secure)
 			return plan_fail(p, BLKIF_RSP_EOPNOTSUPP, BLKREQ_E_OP);
 		if (lim->readonly)
 			return plan_fail(p, BLKIF_RSP_ERROR, BLKREQ_E_RO);
+		p->secure = (req->discard_flag & BLKIF_DISCARD_SECURE) != 0;
+		if (p->secure && !lim->discard_secure)
+			return plan_fail(p, BLKIF_RSP_EOPNOTSUPP, BLKREQ_E_OP);
 		p->kind = BLKREQ_DISCARD;
 		if (req->nr_sectors > UINT64_MAX / BLK_SECTOR)
 			return plan_fail(p, BLKIF_RSP_ERROR, BLKREQ_E_RANGE);

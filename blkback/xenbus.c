@@ -37,6 +37,9 @@ struct blkdev {
 	unsigned int nq;
 	struct blkreq_limits lim;
 	int persistent;			/* negotiated for this connection */
+	/* Counters of past connections, per queue index. */
+	struct blkq_stats past[BLK_MAX_QUEUES];
+	unsigned int npast;
 };
 
 static const struct blk_conf *blk_conf;
@@ -190,9 +193,16 @@ static void blk_disconnect(struct xbus_dev *dev)
 	struct blkdev *b = xbus_dev_priv(dev);
 
 	for (unsigned int i = 0; i < b->nq; i++) {
-		blkq_stop(b->q[i]);
+		struct blkq_stats final;
+
+		blkq_stop(b->q[i], &final);
 		b->q[i] = NULL;
+		/* Nothing is in flight once a queue stopped. */
+		final.inflight = 0;
+		blkq_stats_add(&b->past[i], &final);
 	}
+	if (b->nq > b->npast)
+		b->npast = b->nq;
 	if (b->nq)
 		log_info(xbus_dev_name(dev), "disconnected");
 	b->nq = 0;
@@ -244,7 +254,8 @@ static void blk_queue_broken(void *arg, unsigned int index, int err)
 /* Read one queue's keys under @prefix and start it. */
 static int blk_start_queue(struct xbus_dev *dev, struct blkdev *b,
 			   unsigned int i, const char *prefix,
-			   unsigned int order, enum ring_blkif_abi abi)
+			   unsigned int order, int order_given,
+			   enum ring_blkif_abi abi)
 {
 	uint32_t refs[RING_MAX_PAGES];
 	unsigned int pages = 1u << order;
@@ -262,8 +273,11 @@ static int blk_start_queue(struct xbus_dev *dev, struct blkdev *b,
 	}
 	qc.evtchn = (uint32_t)v;
 	for (unsigned int p = 0; p < pages; p++) {
-		/* One page: "ring-ref"; a multi-page ring: ring-ref0..N-1. */
-		if (order == 0)
+		/*
+		 * ring-page-order absent: one page named "ring-ref"; present
+		 * (even 0): ring-ref0..N-1 (Linux blkback since 2021).
+		 */
+		if (!order_given)
 			snprintf(node, sizeof(node), "%sring-ref", prefix);
 		else
 			snprintf(node, sizeof(node), "%sring-ref%u", prefix, p);
@@ -368,7 +382,7 @@ static int blk_connect(struct xbus_dev *dev)
 	enum ring_blkif_abi abi = RING_BLKIF_ABI_NATIVE;
 	unsigned long nq = 1, order = 0, v;
 	char *proto = NULL;
-	int rc;
+	int order_given, rc;
 
 	rc = blk_open_store(dev, b);
 	if (rc)
@@ -404,6 +418,7 @@ static int blk_connect(struct xbus_dev *dev)
 		return -EINVAL;
 	}
 	rc = xbus_dev_read_fe_uint(dev, "ring-page-order", UINT32_MAX, &order);
+	order_given = rc == 0;
 	if (rc && rc != -ENOENT) {
 		xbus_dev_fatal(dev, rc, "bad ring-page-order");
 		return rc;
@@ -436,7 +451,7 @@ static int blk_connect(struct xbus_dev *dev)
 		if (nq > 1)
 			snprintf(prefix, sizeof(prefix), "queue-%u/", i);
 		rc = blk_start_queue(dev, b, i, prefix, (unsigned int)order,
-				     abi);
+				     order_given, abi);
 		if (rc) {
 			blk_disconnect(dev);
 			return rc;
@@ -600,6 +615,24 @@ static void dump_queue_text(FILE *out, unsigned int i,
 	fprintf(out, "\n");
 }
 
+/* @s as a JSON string: quotes, backslashes and control bytes escaped
+ * (a store path may hold any of them). */
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
 void blk_dump_stats(FILE *out, int json)
 {
 	int first = 1;
@@ -607,22 +640,32 @@ void blk_dump_stats(FILE *out, int json)
 	for (struct blkdev *b = blk_devices; b; b = b->next) {
 		const char *name = xbus_dev_name(b->dev);
 
+		unsigned int n = b->nq > b->npast ? b->nq : b->npast;
+
 		if (json) {
-			fprintf(out, "%s{\"device\":\"%s\",\"store\":\"%s\","
-				"\"sectors\":%llu,\"queues\":[",
-				first ? "" : ",", name, b->store.path,
-				(unsigned long long)b->store.sectors);
+			fprintf(out, "%s{\"device\":", first ? "" : ",");
+			json_str(out, name);
+			fprintf(out, ",\"store\":");
+			json_str(out, b->store.path);
+			fprintf(out, ",\"sectors\":%llu,\"connected\":%s,"
+				"\"queues\":[", (unsigned long long)b->store.sectors,
+				b->nq ? "true" : "false");
 		} else {
-			fprintf(out, "%s: %s, %llu sectors, %u queue(s)\n", name,
-				b->store_open ? b->store.path : "(not open)",
-				(unsigned long long)b->store.sectors, b->nq);
+			fprintf(out, "%s: %s, %llu sectors, %s, %u queue(s)\n",
+				name, b->store_open ? b->store.path :
+						      "(not open)",
+				(unsigned long long)b->store.sectors,
+				b->nq ? "connected" : "not connected", b->nq);
 		}
 		first = 0;
-		for (unsigned int i = 0; i < b->nq; i++) {
-			struct blkq_stats st;
+		/* Totals since the device appeared: past connections plus
+		 * the live queues. */
+		for (unsigned int i = 0; i < n; i++) {
+			struct blkq_stats st = b->past[i];
+			struct blkq_stats live;
 
-			if (blkq_stats(b->q[i], &st))
-				continue;
+			if (i < b->nq && !blkq_stats(b->q[i], &live))
+				blkq_stats_add(&st, &live);
 			if (json) {
 				if (i)
 					fputc(',', out);

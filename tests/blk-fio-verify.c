@@ -47,13 +47,15 @@ static void run_fio(struct blk_scen *s, const char *engine_so,
 	int rc;
 
 	snprintf(out, sizeof(out), "%s/fio-%s.out", s->env.dir, phase);
+	/* In the instance directory: fio saves its verify state in the cwd. */
 	rc = simenv_sh(&s->env, 1, NULL, 0,
-		       "fio --name=blkverify --ioengine=external:%s "
-		       "--devid=51712 --queues=2 --ring_order=4 "
-		       "--indirect=256 --rw=randwrite --bsrange=512-1M "
-		       "--iodepth=16 --direct=1 --verify=crc32c "
-		       "--verify_fatal=1 --randseed=4242 %s >%s 2>&1",
-		       engine_so, extra, out);
+		       "cd %s && fio --name=blkverify "
+		       "--ioengine=external:%s --devid=51712 --queues=2 "
+		       "--ring_order=4 --indirect=256 --rw=randwrite "
+		       "--bsrange=512-1M --iodepth=16 --direct=1 "
+		       "--verify=crc32c --verify_fatal=1 --randseed=4242 "
+		       "%s >%s 2>&1",
+		       s->env.dir, engine_so, extra, out);
 	if (rc != 0 || !contains(out, "err= 0") ||
 	    contains(out, "verify: bad") || contains(out, "bad magic") ||
 	    contains(out, "crc32c: verify failed") ||

@@ -10,14 +10,17 @@
  *       --devid=51712 --queues=2 --ring_order=4 --indirect=256 \
  *       --rw=randwrite --bsrange=512-1M --iodepth=16 --verify=crc32c
  *
- * The disk size comes from the backend (`sectors` x 512), so jobs need no
- * --size or --filename. Offsets and lengths are bytes here and 512-byte
- * sectors on the ring; DDIR_SYNC is a FLUSH (a no-op success when the
- * backend offers neither flush nor barrier, as Linux's block layer does),
- * DDIR_TRIM a DISCARD. An I/O larger than one request can carry (11
- * segments, or the negotiated indirect maximum) is split and completes when
- * all its parts have. A backend response that breaks a blkfront invariant
- * fails the job. One job per device: numjobs must stay 1.
+ * (A verify job that writes leaves <name>-<n>-verify.state in the current
+ * directory, as with any engine: run fio elsewhere, or add
+ * --verify_state_save=0.) The disk size comes from the backend (`sectors`
+ * x 512), so jobs need no --size or --filename. Offsets and lengths are
+ * bytes here and 512-byte sectors on the ring; DDIR_SYNC is a FLUSH (a
+ * no-op success when the backend offers neither flush nor barrier, as
+ * Linux's block layer does), DDIR_TRIM a DISCARD. An I/O larger than one
+ * request can carry (11 segments, or the negotiated indirect maximum) is
+ * split and completes when all its parts have. A backend response that
+ * breaks a blkfront invariant fails the job. One job per device: numjobs
+ * must stay 1.
  *
  * fio's setup() runs in the parent before the job forks, to learn the disk
  * size: it connects, reads the size and closes; the job's init() then
@@ -496,9 +499,17 @@ static int pvb_reap_all(struct pvb_data *d)
 	struct blkfront_done done[PVB_REAP];
 	int total = 0;
 
-	for (unsigned int q = 0; q < d->nq; q++) {
+	/*
+	 * Reap each queue until blkfront_reap() finds nothing: only then has
+	 * it re-armed rsp_event (RING_FINAL_CHECK_FOR_RESPONSES), so the
+	 * backend notifies the next response. Stopping after a non-empty
+	 * batch and then waiting on the event channel could wait forever.
+	 */
+	for (unsigned int q = 0; q < d->nq;) {
 		int n = blkfront_reap(d->bf, q, done, PVB_REAP, 0);
 
+		if (n == 0)
+			q++;	/* drained and armed: the next queue */
 		if (n < 0) {
 			log_err("pvback-blkfront: reap: %s\n",
 				blkfront_last_error());
