@@ -23,7 +23,7 @@
 #include "lib/simenv.h"
 #include "xensim/simclient.h"
 
-static int to_parent[2];
+static int to_parent[2], to_child[2];
 static uint32_t g_ref, g_port;
 
 static int backend(void *arg)
@@ -44,6 +44,10 @@ static int backend(void *arg)
 		return 4;
 	if (write(to_parent[1], "m", 1) != 1)
 		return 5;
+	/* Stay alive until the parent has seen the pin, or it may see
+	 * the pin already released by our death. */
+	if (read(to_child[0], &lport, 1) != 1)
+		return 7;
 	/* Die without unmapping, unbinding or closing. */
 	raise(SIGKILL);
 	return 6;
@@ -63,7 +67,7 @@ int main(void)
 
 	if (simenv_up(&env, 1))
 		SKIP("cannot start xensim");
-	CHECK(!pipe(to_parent), "pipe");
+	CHECK(!pipe(to_parent) && !pipe(to_child), "pipe");
 	simenv_become(&env, 1);
 	gs = xengntshr_open(NULL, 0);
 	xce = xenevtchn_open(NULL, 0);
@@ -85,6 +89,7 @@ int main(void)
 	      simenv_wait(pid));
 	CHECK(gnt[g_ref].flags & GTF_writing, "mapped, flags %#x",
 	      gnt[g_ref].flags);
+	CHECK(write(to_child[1], "k", 1) == 1, "cannot tell the backend");
 	st = simenv_wait(pid);
 	CHECK(st == 128 + SIGKILL, "backend exit %d", st);
 
