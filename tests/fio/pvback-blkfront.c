@@ -18,9 +18,11 @@
  * no-op success when the backend offers neither flush nor barrier, as
  * Linux's block layer does), DDIR_TRIM a DISCARD. An I/O larger than one
  * request can carry (11 segments, or the negotiated indirect maximum) is
- * split and completes when all its parts have. A backend response that
- * breaks a blkfront invariant fails the job. One job per device: numjobs
- * must stay 1.
+ * split and completes when all its parts have; when no queue has room for
+ * all of them, queue() waits for completions rather than answer
+ * FIO_Q_BUSY, which breaks verify jobs on fio < 3.34 (pvb_wait_room). A
+ * backend response that breaks a blkfront invariant fails the job. One job
+ * per device: numjobs must stay 1.
  *
  * fio's setup() runs in the parent before the job forks, to learn the disk
  * size: it connects, reads the size and closes; the job's init() then
@@ -43,6 +45,7 @@
 #define PVB_SECT 512u
 #define PVB_PAGE 4096u
 #define PVB_REAP 64u
+#define PVB_ROOM_WAIT_MS 60000u /* longest wait for room in queue() */
 
 struct pvb_options {
 	void *pad; /* fio: an option's off1 must not be 0 */
@@ -380,13 +383,176 @@ static int pvb_split(struct pvb_data *d, struct io_u *io_u, uint8_t op)
 	return (int)n;
 }
 
+/*
+ * Forget the io_us the last getevents() handed out: fio has taken them
+ * (its event() calls come right after getevents(), before it queues or
+ * reaps again), and d->ev only has room for what is in flight.
+ */
+static void pvb_forget_returned(struct pvb_data *d)
+{
+	memmove(d->ev, d->ev + d->ret, (d->nev - d->ret) * sizeof(*d->ev));
+	d->nev -= d->ret;
+	d->ret = 0;
+}
+
+/* Reap every queue once without waiting; count io_us that finished. */
+static int pvb_reap_all(struct pvb_data *d)
+{
+	struct blkfront_done done[PVB_REAP];
+	int total = 0;
+
+	/*
+	 * Reap each queue until blkfront_reap() finds nothing: only then has
+	 * it re-armed rsp_event (RING_FINAL_CHECK_FOR_RESPONSES), so the
+	 * backend notifies the next response. Stopping after a non-empty
+	 * batch and then waiting on the event channel could wait forever.
+	 */
+	for (unsigned int q = 0; q < d->nq;) {
+		int n = blkfront_reap(d->bf, q, done, PVB_REAP, 0);
+
+		if (n == 0)
+			q++;	/* drained and armed: the next queue */
+		if (n < 0) {
+			log_err("pvback-blkfront: reap: %s\n",
+				blkfront_last_error());
+			return n;
+		}
+		for (int i = 0; i < n; i++) {
+			struct io_u *io_u = done[i].cookie;
+			struct pvb_iou *iu;
+
+			if (!io_u)
+				continue;
+			iu = io_u->engine_data;
+			if (done[i].status && !iu->error)
+				iu->error = -done[i].status;
+			if (--iu->parts)
+				continue;
+			io_u->error = iu->error;
+			io_u->resid = iu->error ? io_u->xfer_buflen : 0;
+			d->ev[d->nev++] = io_u;
+			total++;
+		}
+	}
+	return total;
+}
+
+/* -EIO (logged) if the backend broke a blkfront invariant since last asked. */
+static int pvb_check_violations(struct pvb_data *d)
+{
+	char last[192];
+	unsigned long v = blkfront_violations(d->bf, last, sizeof(last));
+
+	if (v == d->violations)
+		return 0;
+	d->violations = v;
+	log_err("pvback-blkfront: backend broke a blkfront invariant: %s\n",
+		last);
+	return -EIO;
+}
+
+static int pvb_kick_all(struct pvb_data *d)
+{
+	for (unsigned int q = 0; q < d->nq; q++) {
+		int rc = blkfront_kick(d->bf, q);
+
+		if (rc < 0) {
+			log_err("pvback-blkfront: kick: %s\n",
+				blkfront_last_error());
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static long pvb_ms_left(const struct timespec *end)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (end->tv_sec - now.tv_sec) * 1000L +
+	       (end->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/*
+ * The queue, from the round-robin one on, that takes all @n parts in
+ * d->ios now; -EAGAIN if none does yet; -errno if they can never go.
+ */
+static int pvb_pick_queue(struct pvb_data *d, unsigned int n)
+{
+	for (unsigned int k = 0; k < d->nq; k++) {
+		unsigned int q = (d->next_q + k) % d->nq;
+		int rc = blkfront_fits(d->bf, q, d->ios, n);
+
+		if (rc < 0)
+			return rc;
+		if (rc)
+			return (int)q;
+	}
+	return -EAGAIN;
+}
+
+/*
+ * No queue has room for the @n parts in d->ios: publish what fio queued,
+ * then reap (the io_us that finish wait in d->ev for getevents()) until a
+ * queue has room. Returns that queue, -E2BIG when the parts do not fit even
+ * in empty queues, -ETIMEDOUT, or -errno.
+ *
+ * Why queue() waits instead of answering FIO_Q_BUSY: fio before 3.34
+ * (commit ad21b61d, "Fix verify bad_hdr rand_seed for requeued I/Os")
+ * fills a requeued write's verify pattern a second time, with a second
+ * seed drawn from verify_state, and logs the write once. Its verify pass
+ * replays verify_state once per logged write, so from the first requeued
+ * write on every block is checked against the seed of its predecessor:
+ * "verify: bad header rand_seed X, wanted Y" (X being the seed another
+ * write is wanted with) although the disk holds exactly what fio wrote.
+ * The pool (1024 pages) is smaller than iodepth x bs in many verify jobs,
+ * so BUSY would be common; a blocking queue() is legal for any engine.
+ */
+static int pvb_wait_room(struct pvb_data *d, unsigned int n)
+{
+	struct timespec end;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += PVB_ROOM_WAIT_MS / 1000;
+	pvb_forget_returned(d);
+	rc = pvb_kick_all(d);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		unsigned int inflight = 0;
+		long left;
+
+		rc = pvb_reap_all(d);
+		if (rc < 0)
+			return rc;
+		rc = pvb_check_violations(d);
+		if (rc < 0)
+			return rc;
+		rc = pvb_pick_queue(d, n);
+		if (rc != -EAGAIN)
+			return rc;
+		for (unsigned int q = 0; q < d->nq; q++)
+			inflight += blkfront_inflight(d->bf, q);
+		if (!inflight)
+			return -E2BIG;
+		left = pvb_ms_left(&end);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		rc = blkfront_poll(d->bf, (int)left);
+		if (rc < 0)
+			return rc;
+	}
+}
+
 static enum fio_q_status pvb_queue(struct thread_data *td, struct io_u *io_u)
 {
 	struct pvb_data *d = td->io_ops_data;
 	const struct blkfront_info *in = blkfront_info(d->bf);
 	struct pvb_iou *iu = io_u->engine_data;
 	uint8_t op;
-	int n, rc = 0;
+	int n, q, rc;
 
 	switch (io_u->ddir) {
 	case DDIR_READ:
@@ -433,115 +599,48 @@ static enum fio_q_status pvb_queue(struct thread_data *td, struct io_u *io_u)
 	}
 	if (n < 0)
 		return pvb_done_now(io_u, -n);
-	/* The first queue, from the round-robin one on, that takes it all. */
-	for (unsigned int k = 0; k < d->nq; k++) {
-		unsigned int q = (d->next_q + k) % d->nq;
-
-		rc = blkfront_fits(d->bf, q, d->ios, (unsigned int)n);
-		if (rc < 0)
-			return pvb_done_now(io_u, -rc);
-		if (rc == 0)
-			continue;
-		d->next_q = q + 1;
-		iu->parts = (unsigned int)n;
-		iu->error = 0;
-		for (int i = 0; i < n; i++) {
-			rc = blkfront_submit(d->bf, q, &d->ios[i]);
-			if (rc < 0) {
-				/* fits said yes: only a broken queue says no.
-				 */
-				log_err("pvback-blkfront: submit: %s\n",
-					blkfront_last_error());
-				iu->error = -rc;
-				iu->parts -= (unsigned int)(n - i);
-				if (!iu->parts)
-					return pvb_done_now(io_u, -rc);
-				break;
-			}
-		}
-		return FIO_Q_QUEUED;
-	}
-	{
+	q = pvb_pick_queue(d, (unsigned int)n);
+	if (q == -EAGAIN)
+		q = pvb_wait_room(d, (unsigned int)n);
+	if (q == -E2BIG) {
 		unsigned long pages = 0;
 
 		for (int i = 0; i < n; i++)
 			pages += (d->ios[i].len + PVB_PAGE - 1) / PVB_PAGE;
-		if (pages > in->pool_pages) {
-			log_err("pvback-blkfront: %llu bytes need %lu pages, "
-				"the pool has %u (engine option pool=)\n",
-				(unsigned long long)io_u->xfer_buflen, pages,
-				in->pool_pages);
-			return pvb_done_now(io_u, E2BIG);
+		log_err("pvback-blkfront: %llu bytes in %d request(s) of %lu "
+			"pages do not fit in an idle queue (%u pages, %u "
+			"slots; engine options pool=, ring_order=)\n",
+			(unsigned long long)io_u->xfer_buflen, n, pages,
+			in->pool_pages, in->ring_slots);
+	} else if (q == -ETIMEDOUT) {
+		log_err("pvback-blkfront: no room in %u s: the backend "
+			"answers nothing\n",
+			PVB_ROOM_WAIT_MS / 1000);
+	}
+	if (q < 0)
+		return pvb_done_now(io_u, -q);
+	d->next_q = (unsigned int)q + 1;
+	iu->parts = (unsigned int)n;
+	iu->error = 0;
+	for (int i = 0; i < n; i++) {
+		rc = blkfront_submit(d->bf, (unsigned int)q, &d->ios[i]);
+		if (rc < 0) {
+			/* fits said yes: only a broken queue says no. */
+			log_err("pvback-blkfront: submit: %s\n",
+				blkfront_last_error());
+			iu->error = -rc;
+			iu->parts -= (unsigned int)(n - i);
+			if (!iu->parts)
+				return pvb_done_now(io_u, -rc);
+			break;
 		}
 	}
-	return FIO_Q_BUSY;
+	return FIO_Q_QUEUED;
 }
 
 static int pvb_commit(struct thread_data *td)
 {
-	struct pvb_data *d = td->io_ops_data;
-
-	for (unsigned int q = 0; q < d->nq; q++) {
-		int rc = blkfront_kick(d->bf, q);
-
-		if (rc < 0) {
-			log_err("pvback-blkfront: kick: %s\n",
-				blkfront_last_error());
-			return rc;
-		}
-	}
-	return 0;
-}
-
-/* Reap every queue once without waiting; count io_us that finished. */
-static int pvb_reap_all(struct pvb_data *d)
-{
-	struct blkfront_done done[PVB_REAP];
-	int total = 0;
-
-	/*
-	 * Reap each queue until blkfront_reap() finds nothing: only then has
-	 * it re-armed rsp_event (RING_FINAL_CHECK_FOR_RESPONSES), so the
-	 * backend notifies the next response. Stopping after a non-empty
-	 * batch and then waiting on the event channel could wait forever.
-	 */
-	for (unsigned int q = 0; q < d->nq;) {
-		int n = blkfront_reap(d->bf, q, done, PVB_REAP, 0);
-
-		if (n == 0)
-			q++;	/* drained and armed: the next queue */
-		if (n < 0) {
-			log_err("pvback-blkfront: reap: %s\n",
-				blkfront_last_error());
-			return n;
-		}
-		for (int i = 0; i < n; i++) {
-			struct io_u *io_u = done[i].cookie;
-			struct pvb_iou *iu;
-
-			if (!io_u)
-				continue;
-			iu = io_u->engine_data;
-			if (done[i].status && !iu->error)
-				iu->error = -done[i].status;
-			if (--iu->parts)
-				continue;
-			io_u->error = iu->error;
-			io_u->resid = iu->error ? io_u->xfer_buflen : 0;
-			d->ev[d->nev++] = io_u;
-			total++;
-		}
-	}
-	return total;
-}
-
-static long pvb_ms_left(const struct timespec *end)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (end->tv_sec - now.tv_sec) * 1000L +
-	       (end->tv_nsec - now.tv_nsec) / 1000000;
+	return pvb_kick_all(td->io_ops_data);
 }
 
 static int pvb_getevents(struct thread_data *td, unsigned int min,
@@ -549,13 +648,8 @@ static int pvb_getevents(struct thread_data *td, unsigned int min,
 {
 	struct pvb_data *d = td->io_ops_data;
 	struct timespec end;
-	unsigned long v;
-	char last[192];
 
-	/* Drop what the previous call handed out. */
-	memmove(d->ev, d->ev + d->ret, (d->nev - d->ret) * sizeof(*d->ev));
-	d->nev -= d->ret;
-	d->ret = 0;
+	pvb_forget_returned(d);
 	if (t) {
 		clock_gettime(CLOCK_MONOTONIC, &end);
 		end.tv_sec += t->tv_sec;
@@ -571,14 +665,9 @@ static int pvb_getevents(struct thread_data *td, unsigned int min,
 
 		if (rc < 0)
 			return rc;
-		v = blkfront_violations(d->bf, last, sizeof(last));
-		if (v != d->violations) {
-			d->violations = v;
-			log_err("pvback-blkfront: backend broke a blkfront "
-				"invariant: %s\n",
-				last);
-			return -EIO;
-		}
+		rc = pvb_check_violations(d);
+		if (rc < 0)
+			return rc;
 		if (d->nev >= min)
 			break;
 		if (t) {
