@@ -44,6 +44,7 @@ struct super {
 	struct loop_fd watch_lfd;
 	struct loop_fd sig_lfd;
 	struct loop_timer retry;
+	struct loop_timer alive;	/* xenstored still there? */
 	char **kinds;
 	unsigned int nkinds;
 	char *const *argv;
@@ -319,6 +320,20 @@ static void super_watch(struct loop_fd *lfd, uint32_t events)
 		super_scan(sv);
 }
 
+/* As xbus: without xenstored nothing can be supervised; stop (the workers
+ * see the same loss and stop too). */
+static void super_alive_tick(struct loop_timer *t)
+{
+	struct super *sv = (struct super *)((char *)t - offsetof(struct super, alive));
+	int rc = xen_store_alive(sv->xs);
+
+	if (!rc)
+		return;
+	log_err(NULL, "xenstore connection lost (%s): stopping", strerror(-rc));
+	loop_timer_cancel(sv->loop, &sv->alive);
+	loop_stop(sv->loop);
+}
+
 int super_create(struct loop *loop, const struct super_cfg *cfg,
 		 struct super **out)
 {
@@ -385,6 +400,10 @@ int super_create(struct loop *loop, const struct super_cfg *cfg,
 	if (rc)
 		goto err_store;
 	sv->retry.fn = super_retry;
+	sv->alive.fn = super_alive_tick;
+	rc = loop_timer_arm(loop, &sv->alive, XBUS_ALIVE_MS, XBUS_ALIVE_MS);
+	if (rc)
+		goto err_watchloop;
 	for (k = 0; k < sv->nkinds; k++) {
 		snprintf(path, sizeof(path), "%s/backend/%s", sv->base,
 			 sv->kinds[k]);
@@ -397,6 +416,7 @@ int super_create(struct loop *loop, const struct super_cfg *cfg,
 	return 0;
 
 err_watchloop:
+	loop_timer_cancel(loop, &sv->alive);
 	loop_fd_del(loop, &sv->watch_lfd);
 err_store:
 	xen_store_close(sv->xs);
@@ -447,6 +467,7 @@ void super_destroy(struct super *sv, unsigned int grace_ms)
 		}
 	}
 	loop_timer_cancel(sv->loop, &sv->retry);
+	loop_timer_cancel(sv->loop, &sv->alive);
 	loop_fd_del(sv->loop, &sv->watch_lfd);
 	xen_store_close(sv->xs);
 	loop_fd_del(sv->loop, &sv->sig_lfd);

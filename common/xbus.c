@@ -53,6 +53,7 @@ struct xbus {
 	struct loop *loop;
 	struct xen_store *xs;
 	struct loop_fd watch_lfd;
+	struct loop_timer alive;	/* xenstored still there? */
 	const struct xbus_driver *drv;
 	void *drv_arg;
 	char **kinds;
@@ -694,6 +695,23 @@ static void xbus_watch_ready(struct loop_fd *lfd, uint32_t events)
 	}
 }
 
+/*
+ * libxenstore closes its socket without a word when xenstored goes away: the
+ * watch fd never fires again. Without xenstore nothing can be served or even
+ * torn down, so the daemon stops (a service manager restarts it).
+ */
+static void xbus_alive_tick(struct loop_timer *t)
+{
+	struct xbus *xb = (struct xbus *)((char *)t - offsetof(struct xbus, alive));
+	int rc = xen_store_alive(xb->xs);
+
+	if (!rc)
+		return;
+	log_err(NULL, "xenstore connection lost (%s): stopping", strerror(-rc));
+	loop_timer_cancel(xb->loop, &xb->alive);
+	loop_stop(xb->loop);
+}
+
 int xbus_create(struct loop *loop, const struct xbus_cfg *cfg,
 		const struct xbus_driver *drv, void *drv_arg, struct xbus **out)
 {
@@ -756,6 +774,10 @@ int xbus_create(struct loop *loop, const struct xbus_cfg *cfg,
 		if (rc)
 			goto err_loop;
 	}
+	xb->alive.fn = xbus_alive_tick;
+	rc = loop_timer_arm(loop, &xb->alive, XBUS_ALIVE_MS, XBUS_ALIVE_MS);
+	if (rc)
+		goto err_loop;
 	/* Devices present before us, in whatever state they are in. */
 	xbus_scan(xb, true);
 	*out = xb;
@@ -781,6 +803,7 @@ void xbus_destroy(struct xbus *xb)
 		return;
 	while (xb->devs)
 		xbus_dev_free(xb->devs);
+	loop_timer_cancel(xb->loop, &xb->alive);
 	if (xb->watch_lfd.fd >= 0)
 		loop_fd_del(xb->loop, &xb->watch_lfd);
 	xen_store_close(xb->xs);

@@ -75,9 +75,14 @@ struct xbus_cfg {
 	int fe_domid;			/* one frontend domain, or -1 for all */
 };
 
+/* How often xbus checks that xenstored is still there. */
+#define XBUS_ALIVE_MS 1000
+
 /*
  * Open a xenstore connection, learn our own domid, watch the backend kinds
- * and adopt what exists. Watch events are handled on @loop. 0/-errno.
+ * and adopt what exists. Watch events are handled on @loop. If the xenstore
+ * connection is lost (xenstored gone), xbus logs it and stops @loop: the
+ * daemon cannot serve or tear down anything without it. 0/-errno.
  */
 int xbus_create(struct loop *loop, const struct xbus_cfg *cfg,
 		const struct xbus_driver *drv, void *drv_arg, struct xbus **out);

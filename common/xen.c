@@ -235,6 +235,18 @@ int xen_store_watch_next(struct xen_store *xs, char **path, char **token,
 	return 0;
 }
 
+int xen_store_alive(struct xen_store *xs)
+{
+	char *v = NULL;
+	int rc = xen_store_read(xs, XEN_TXN_NONE, "domid", &v, NULL);
+
+	free(v);
+	/* An answer, even "no such node" or "denied", is a live xenstored. */
+	if (!rc || rc == -ENOENT || rc == -EACCES || rc == -EPERM)
+		return 0;
+	return rc;
+}
+
 /* ---------------------------------------------------------- event channels */
 struct xen_evtchn {
 	xenevtchn_handle *h;

@@ -77,6 +77,12 @@ int xen_store_watch_fd(struct xen_store *xs);
  */
 int xen_store_watch_next(struct xen_store *xs, char **path, char **token,
 			 void **mem);
+/*
+ * Whether the connection to xenstored still works: one cheap round trip.
+ * 0 if it does, -errno once it is lost (xenstored gone: libxenstore closes
+ * its socket silently and its watch fd never says so). Blocks like a read.
+ */
+int xen_store_alive(struct xen_store *xs);
 
 /* ---------------------------------------------------------- event channels */
 struct xen_evtchn;
