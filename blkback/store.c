@@ -36,6 +36,19 @@ static int store_size(struct blk_store *st, uint64_t *sectors)
 	return 0;
 }
 
+/*
+ * Whether the device can erase securely (Linux offers discard-secure on the
+ * same test). A misaligned range asks without doing anything: the kernel
+ * refuses a device without secure erase (EOPNOTSUPP) before it checks the
+ * alignment (EINVAL), on 6.x as on 5.x.
+ */
+static int store_can_secure_erase(struct blk_store *st)
+{
+	uint64_t range[2] = { 1, BLK_SECTOR };
+
+	return ioctl(st->fd, BLKSECDISCARD, range) < 0 && errno == EINVAL;
+}
+
 static void store_geometry(struct blk_store *st)
 {
 	int lbs = 0;
@@ -59,6 +72,7 @@ static void store_geometry(struct blk_store *st)
 		 */
 		st->discard = 1;
 		st->discard_granularity = st->phys_sector_size;
+		st->discard_secure = !st->readonly && store_can_secure_erase(st);
 	} else {
 		/* Files: punching holes works on every filesystem we meet
 		 * (ext4, xfs, btrfs, tmpfs); 4 KiB is the block size. */
@@ -67,7 +81,6 @@ static void store_geometry(struct blk_store *st)
 		st->phys_sector_size = BLK_PAGE;
 	}
 	st->discard_alignment = 0;
-	st->discard_secure = 0;
 }
 
 int blk_store_open(struct blk_store *st, const char *name, const char *path,

@@ -75,19 +75,6 @@ static int blk_probe(struct xbus_dev *dev)
 	return 0;
 }
 
-/* What Linux blkfront reads at InitWait (B.1 step 1), in Linux's order. */
-static int blk_advertise(struct xbus_dev *dev)
-{
-	int rc = 0;
-
-	if (blk_conf->max_indirect)
-		rc = xbus_dev_write_be(dev, "feature-max-indirect-segments",
-				       "%u", blk_conf->max_indirect);
-	return rc ?: xbus_dev_write_be(dev, "multi-queue-max-queues", "%u",
-				       blk_max_queues()) ?:
-		     xbus_dev_write_be(dev, "max-ring-page-order", "%u",
-				       blk_conf->max_ring_order);
-}
 
 /* ------------------------------------------------------------ the store */
 
@@ -184,6 +171,48 @@ static int blk_open_store(struct xbus_dev *dev, struct blkdev *b)
 		 b->store.readonly ? ", read-only" : "",
 		 b->store.direct ? ", O_DIRECT" : "");
 	return 0;
+}
+
+/*
+ * What Linux blkfront reads at InitWait (B.1 step 1), in Linux's order.
+ * The store is opened here when its name is known already (params, or a
+ * hotplug script that ran), else when the script writes it (blk_changed):
+ * a missing store then fails the device before InitWait, so `xl create`
+ * reports it at once instead of a guest waiting for a disk that never
+ * comes, as with the kernel backend.
+ */
+static int blk_advertise(struct xbus_dev *dev)
+{
+	struct blkdev *b = xbus_dev_priv(dev);
+	int rc = 0;
+
+	if (blk_conf->max_indirect)
+		rc = xbus_dev_write_be(dev, "feature-max-indirect-segments",
+				       "%u", blk_conf->max_indirect);
+	rc = rc ?: xbus_dev_write_be(dev, "multi-queue-max-queues", "%u",
+				     blk_max_queues()) ?:
+		   xbus_dev_write_be(dev, "max-ring-page-order", "%u",
+				     blk_conf->max_ring_order);
+	if (rc)
+		return rc;
+	rc = blk_open_store(dev, b);
+	return rc == -EAGAIN ? 0 : rc;
+}
+
+/* A backend node changed: the hotplug script may have named the store. */
+static void blk_changed(struct xbus_dev *dev, const char *path)
+{
+	struct blkdev *b = xbus_dev_priv(dev);
+	const char *leaf = strrchr(path, '/');
+
+	if (!b || b->store_open || !leaf || xbus_dev_state(dev) != XBUS_INITWAIT)
+		return;
+	leaf++;
+	if (strcmp(leaf, "physical-device-path") &&
+	    strcmp(leaf, "physical-device") && strcmp(leaf, "hotplug-status") &&
+	    strcmp(leaf, "params"))
+		return;
+	blk_open_store(dev, b);	/* a failure is fatal there, with its node */
 }
 
 /* ------------------------------------------------------------ connect */
@@ -382,7 +411,7 @@ static int blk_connect(struct xbus_dev *dev)
 	enum ring_blkif_abi abi = RING_BLKIF_ABI_NATIVE;
 	unsigned long nq = 1, order = 0, v;
 	char *proto = NULL;
-	int order_given, rc;
+	int order_given, discard_enable, rc;
 
 	rc = blk_open_store(dev, b);
 	if (rc)
@@ -429,6 +458,11 @@ static int blk_connect(struct xbus_dev *dev)
 		return -EINVAL;
 	}
 
+	/* The toolstack's discard-enable=0 (xl no-discard) withholds it. */
+	if (xbus_dev_read_be_uint(dev, "discard-enable", 1, &v))
+		v = 1;
+	discard_enable = v == 1;
+
 	/* Persistent grants only when both ends want them (Linux rule). */
 	b->persistent = 0;
 	if (blk_conf->persistent &&
@@ -439,7 +473,8 @@ static int blk_connect(struct xbus_dev *dev)
 		.sector_size = b->store.sector_size,
 		.max_indirect = blk_conf->max_indirect,
 		.readonly = b->store.readonly,
-		.discard = b->store.discard && !b->store.readonly,
+		.discard = b->store.discard && !b->store.readonly &&
+			   discard_enable,
 		.discard_secure = b->store.discard_secure,
 		.barrier = 1,
 		.flush = 1,
@@ -496,6 +531,7 @@ static const struct xbus_driver blk_driver = {
 	.probe = blk_probe,
 	.advertise = blk_advertise,
 	.connect = blk_connect,
+	.changed = blk_changed,
 	.disconnect = blk_disconnect,
 	.remove = blk_remove,
 };

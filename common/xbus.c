@@ -389,7 +389,9 @@ static void xbus_to_initwait(struct xbus_dev *dev)
 	if (dev->xb->drv->advertise)
 		rc = dev->xb->drv->advertise(dev);
 	if (rc) {
-		xbus_dev_fatal(dev, rc, "writing backend features");
+		/* The driver may have said what was wrong. */
+		if (!dev->broken)
+			xbus_dev_fatal(dev, rc, "writing backend features");
 		return;
 	}
 	xbus_set_state(dev, XBUS_INITWAIT);

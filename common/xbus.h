@@ -10,7 +10,9 @@
  *
  *   probe       a device appeared: allocate its private state
  *   advertise   write what the frontend reads at InitWait (before every
- *               switch to InitWait: first probe, kexec/kdump reset)
+ *               switch to InitWait: first probe, kexec/kdump reset); an
+ *               error fails the device (as connect: xbus_dev_fatal() first
+ *               for a precise message)
  *   connect     the frontend is Initialised/Connected: read its keys, map the
  *               rings, start the queues. 0: go Connected; -EAGAIN: not yet
  *               (waiting for a backend node, e.g. physical-device); any

@@ -6,7 +6,9 @@
  * directory, each get /local/domain/0/error/backend/vbd/<fe>/<devid>/error
  * = "<errno> <message>" with the errno of the failed open (ENOENT, EISDIR),
  * the message naming the path and that errno's text, and their backend
- * goes Closing instead of Connected when the guest tries to connect. On
+ * goes Closing instead of InitWait as soon as the toolstack adds them (so
+ * `xl create` fails at once, as with the kernel backend); a guest trying
+ * to connect anyway is refused. On
  * the same daemon (one process, --single) a disk of another guest
  * connects, writes and reads back correctly, and the daemon stays up.
  */
@@ -101,6 +103,36 @@ static void daemon_alive(struct blk_scen *s, const char *when)
 	      "blkbackd is gone %s", when);
 }
 
+/* Each bad disk: Closing, and an error node with its errno and path. */
+static void check_bad_disks(struct blk_scen *s, const char *when)
+{
+	for (unsigned int i = 0; i < NBAD; i++) {
+		const char *v;
+		char *end;
+		long e;
+
+		v = blk_read(s, "/local/domain/0/backend/vbd/1/%u/state",
+			     bad[i].devid);
+		CHECK(v && !strcmp(v, "5"), "%s %s: backend state %s, want 5",
+		      bad[i].what, when, v ? v : "absent");
+		v = blk_read(s, "/local/domain/0/error/backend/vbd/1/%u/error",
+			     bad[i].devid);
+		CHECK(v, "%s %s: no error node", bad[i].what, when);
+		fprintf(stderr, "%s %s: error node \"%s\"\n", bad[i].what, when,
+			v);
+		e = strtol(v, &end, 10);
+		CHECK(end != v && *end == ' ' && e == bad[i].err,
+		      "%s: error node \"%s\" does not start with \"%d \"",
+		      bad[i].what, v, bad[i].err);
+		CHECK(strstr(v, paths[i]),
+		      "%s: error node \"%s\" does not name %s", bad[i].what, v,
+		      paths[i]);
+		CHECK(strstr(v, strerror(bad[i].err)),
+		      "%s: error node \"%s\" does not say \"%s\"", bad[i].what,
+		      v, strerror(bad[i].err));
+	}
+}
+
 int main(void)
 {
 	struct blk_scen s;
@@ -113,36 +145,15 @@ int main(void)
 	snprintf(good, sizeof(good), "%s",
 		 blk_image(&s, "good.img", DISK_BYTES, SEED));
 	for (unsigned int i = 0; i < NBAD; i++)
-		blk_add(&s, "vbd", 1, bad[i].devid, paths[i], NULL);
+		blk_add_failing(&s, "vbd", 1, bad[i].devid, paths[i], NULL);
 	blk_add(&s, "vbd", 2, 51712, good, NULL);
 
+	/* Before any guest came: what xl sees when it adds the disks. */
+	check_bad_disks(&s, "after the toolstack added them");
 	CHECK(blk_guest(&s, 1, guest_bad, NULL) == 0,
 	      "guest 1 (the bad disks) failed");
 	daemon_alive(&s, "after the bad disks");
-	for (unsigned int i = 0; i < NBAD; i++) {
-		const char *v;
-		char *end;
-		long e;
-
-		v = blk_read(&s, "/local/domain/0/backend/vbd/1/%u/state",
-			     bad[i].devid);
-		CHECK(v && !strcmp(v, "5"), "%s: backend state %s, want 5",
-		      bad[i].what, v ? v : "absent");
-		v = blk_read(&s, "/local/domain/0/error/backend/vbd/1/%u/error",
-			     bad[i].devid);
-		CHECK(v, "%s: no error node", bad[i].what);
-		fprintf(stderr, "%s: error node \"%s\"\n", bad[i].what, v);
-		e = strtol(v, &end, 10);
-		CHECK(end != v && *end == ' ' && e == bad[i].err,
-		      "%s: error node \"%s\" does not start with \"%d \"",
-		      bad[i].what, v, bad[i].err);
-		CHECK(strstr(v, paths[i]),
-		      "%s: error node \"%s\" does not name %s", bad[i].what, v,
-		      paths[i]);
-		CHECK(strstr(v, strerror(bad[i].err)),
-		      "%s: error node \"%s\" does not say \"%s\"", bad[i].what,
-		      v, strerror(bad[i].err));
-	}
+	check_bad_disks(&s, "after the guest tried them");
 	CHECK(!blk_read(&s, "/local/domain/0/error/backend/vbd/2/51712/error"),
 	      "an error node for the good disk");
 

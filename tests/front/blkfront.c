@@ -625,9 +625,13 @@ static int bf_handshake(struct blkfront *bf, int fresh)
 	long l;
 	int rc, s;
 
-	rc = bf_wait(bf, XF_STATE(2) | XF_STATE(4), "InitWait");
+	/* A backend that failed the disk goes Closing: blkfront closes too. */
+	rc = bf_wait(bf, XF_STATE(2) | XF_STATE(4) | XF_STATE(5), "InitWait");
 	if (rc < 0)
 		return rc;
+	if (rc == 5)
+		return bf_fail(-EPROTO, "backend %s Closing instead of InitWait",
+			       bf->f.be_path);
 	/* talk_to_blkback: ring order and queue count, min'd with ours. */
 	l = bf_read_be_opt(bf, "max-ring-page-order", 64);
 	in->be_max_ring_order = l;

@@ -198,8 +198,9 @@ const char *blk_read(struct blk_scen *s, const char *fmt, ...)
 	return val;
 }
 
-void blk_add(struct blk_scen *s, const char *kind, unsigned int fe,
-	     unsigned int devid, const char *img, const char *extra)
+static void blk_add_wait(struct blk_scen *s, const char *kind,
+			 unsigned int fe, unsigned int devid, const char *img,
+			 const char *extra, const char *want)
 {
 	char be[160];
 	const char *v = NULL;
@@ -212,12 +213,24 @@ void blk_add(struct blk_scen *s, const char *kind, unsigned int fe,
 	/* libxl gives the backend 10 s to reach InitWait. */
 	for (waited = 0; waited < 10000; waited += 10) {
 		v = blk_read(s, "%s", be);
-		if (v && !strcmp(v, "2"))
+		if (v && !strcmp(v, want))
 			return;
 		usleep(10000);
 	}
-	CHECK(0, "backend %s did not reach InitWait in 10 s (state %s)", be,
-	      v ? v : "absent");
+	CHECK(0, "backend %s did not reach state %s in 10 s (state %s)", be,
+	      want, v ? v : "absent");
+}
+
+void blk_add(struct blk_scen *s, const char *kind, unsigned int fe,
+	     unsigned int devid, const char *img, const char *extra)
+{
+	blk_add_wait(s, kind, fe, devid, img, extra, "2");
+}
+
+void blk_add_failing(struct blk_scen *s, const char *kind, unsigned int fe,
+		     unsigned int devid, const char *img, const char *extra)
+{
+	blk_add_wait(s, kind, fe, devid, img, extra, "5");
 }
 
 int blk_guest(struct blk_scen *s, unsigned int domid, int (*fn)(void *arg),

@@ -54,6 +54,12 @@ const char *blk_image(struct blk_scen *s, const char *name, uint64_t bytes,
  */
 void blk_add(struct blk_scen *s, const char *kind, unsigned int fe,
 	     unsigned int devid, const char *img, const char *extra);
+/*
+ * As blk_add, for a disk that must fail before InitWait (a store that
+ * cannot be opened): waits up to 10 s for the backend's Closing.
+ */
+void blk_add_failing(struct blk_scen *s, const char *kind, unsigned int fe,
+		     unsigned int devid, const char *img, const char *extra);
 /* Path of the backend directory (static buffer). */
 const char *blk_be(const char *kind, unsigned int fe, unsigned int devid);
 
