@@ -186,6 +186,9 @@ struct blkq_stats {
 	uint64_t lat[BLKQ_LAT_BUCKETS];
 	uint64_t gcopy_calls, gcopy_segs, submits, notifies;
 	uint64_t pgnt_maps, pgnt_hits, pgnt_full; /* persistent grants */
+	uint64_t events;		/* event-channel wakeups handled */
+	uint64_t events_idle;		/* ...that found no new request */
+	uint64_t storm_backoffs;	/* times the port was left masked */
 };
 
 struct blkq_cfg {

@@ -48,6 +48,17 @@
 #define BLKQ_REAP 64		/* completions reaped per step */
 #define BLKQ_GCOPY_MAX 1024	/* grant-copy segments per call */
 #define PG_PURGE_MS 10000	/* how often unused persistent maps are aged */
+/*
+ * Event storms (hostile-frontend class 13, XSA-332): this many wakeups in
+ * a row that found no new request leave the port masked for a while, from
+ * STORM_MIN_MS doubling to STORM_MAX_MS while the storm lasts. A real
+ * frontend notifies only when it published requests (req_event), so it
+ * never gets here; a storming one gets its events coalesced instead of a
+ * core.
+ */
+#define STORM_IDLE_EVENTS 64
+#define STORM_MIN_MS 1
+#define STORM_MAX_MS 64
 
 /*
  * A persistent grant: a frontend page mapped once and kept while the
@@ -95,6 +106,12 @@ struct blkq {
 	unsigned int ring_pages;
 	struct ring_blkif_back ring;
 	struct loop_fd ev_lfd;
+	/* Event-storm back-off */
+	uint32_t cons_at_event;		/* req_cons at the previous wakeup */
+	unsigned int idle_events;	/* wakeups in a row without requests */
+	unsigned int storm_ms;		/* current back-off; 0: none */
+	int masked_port;		/* left masked while backing off; -1 */
+	struct loop_timer storm_timer;
 
 	/* I/O */
 	const struct blk_store *store;
@@ -777,15 +794,60 @@ static void on_engine(struct loop_fd *lfd, uint32_t events)
 	reap_all((struct blkq *)((char *)lfd - offsetof(struct blkq, eng_lfd)));
 }
 
+/* The back-off is over: unmask (a pending event is delivered again) and
+ * look at the ring, whatever happened meanwhile. */
+static void storm_over(struct loop_timer *t)
+{
+	struct blkq *q = (struct blkq *)((char *)t -
+					 offsetof(struct blkq, storm_timer));
+
+	if (q->masked_port >= 0)
+		xen_evtchn_unmask(q->xe, (uint32_t)q->masked_port);
+	q->masked_port = -1;
+	sweep(q);
+}
+
 static void on_event(struct loop_fd *lfd, uint32_t events)
 {
 	struct blkq *q = (struct blkq *)((char *)lfd -
 					 offsetof(struct blkq, ev_lfd));
 	int port = xen_evtchn_pending(q->xe);
 
-	if (port >= 0)
-		xen_evtchn_unmask(q->xe, (uint32_t)port);
+	if (port < 0)
+		return;
+	q->st.events++;
+	/*
+	 * Idle means no request was taken since the previous wakeup, by any
+	 * path (completions sweep too, so a busy frontend's events may find
+	 * their requests gone: that is work, not a storm).
+	 */
+	if (q->ring.b.req_cons == q->cons_at_event) {
+		q->st.events_idle++;
+		q->idle_events++;
+	} else {
+		q->idle_events = 0;
+		q->storm_ms = 0;
+	}
+	if (q->idle_events >= STORM_IDLE_EVENTS && !q->stopping) {
+		/* Leave the port masked: the guest's notifications coalesce
+		 * into one pending event until the timer unmasks it. */
+		q->storm_ms = q->storm_ms ? q->storm_ms * 2 : STORM_MIN_MS;
+		if (q->storm_ms > STORM_MAX_MS)
+			q->storm_ms = STORM_MAX_MS;
+		if (!loop_timer_arm(q->loop, &q->storm_timer, q->storm_ms, 0)) {
+			if (!q->st.storm_backoffs)
+				log_rl_warn(&q->rl, q->name, "event storm: "
+					    "%u wakeups without work, backing "
+					    "off", q->idle_events);
+			q->st.storm_backoffs++;
+			q->masked_port = port;
+			q->idle_events = 0;
+			return;
+		}
+	}
+	xen_evtchn_unmask(q->xe, (uint32_t)port);
 	sweep(q);
+	q->cons_at_event = q->ring.b.req_cons;
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -904,6 +966,8 @@ int blkq_start(const struct blkq_cfg *cfg, struct blkq **out, char *err,
 		return -ENOMEM;
 	}
 	q->port = -1;
+	q->masked_port = -1;
+	q->storm_timer.fn = storm_over;
 	snprintf(q->name, sizeof(q->name), "%s", cfg->name);
 	q->index = cfg->index;
 	q->domid = cfg->domid;
@@ -1019,6 +1083,7 @@ static void queue_stop_msg(void *arg)
 	q->stopping = 1;
 	if (q->persistent)
 		loop_timer_cancel(q->loop, &q->pg_timer);
+	loop_timer_cancel(q->loop, &q->storm_timer);
 	maybe_stop(q);
 }
 

@@ -596,14 +596,18 @@ static void dump_queue_json(FILE *out, unsigned int i,
 	fprintf(out, "],\"grant_copy_calls\":%llu,\"grant_copy_segments\":"
 		"%llu,\"submits\":%llu,\"notifies\":%llu,"
 		"\"persistent_maps\":%llu,\"persistent_hits\":%llu,"
-		"\"persistent_full\":%llu}",
+		"\"persistent_full\":%llu,\"events\":%llu,\"events_idle\":%llu,"
+		"\"storm_backoffs\":%llu}",
 		(unsigned long long)st->gcopy_calls,
 		(unsigned long long)st->gcopy_segs,
 		(unsigned long long)st->submits,
 		(unsigned long long)st->notifies,
 		(unsigned long long)st->pgnt_maps,
 		(unsigned long long)st->pgnt_hits,
-		(unsigned long long)st->pgnt_full);
+		(unsigned long long)st->pgnt_full,
+		(unsigned long long)st->events,
+		(unsigned long long)st->events_idle,
+		(unsigned long long)st->storm_backoffs);
 }
 
 /* The latency below which @pct percent of the requests completed. */
@@ -642,6 +646,11 @@ static void dump_queue_text(FILE *out, unsigned int i,
 		(unsigned long long)st->sectors_written,
 		(unsigned long long)st->inflight, lat_pct(st, 50),
 		lat_pct(st, 99));
+	if (st->storm_backoffs)
+		fprintf(out, "      event storm: %llu of %llu wakeups idle, "
+			"%llu back-offs\n", (unsigned long long)st->events_idle,
+			(unsigned long long)st->events,
+			(unsigned long long)st->storm_backoffs);
 	fprintf(out, "      errors %llu", (unsigned long long)errs);
 	for (int e = 1; e < BLKREQ_E_NR; e++) {
 		if (st->errors[e])
