@@ -213,7 +213,81 @@ struct blkq_cfg {
 	struct loop *ctl;
 	void (*broken)(void *arg, unsigned int index, int err);
 	void *broken_arg;
+	/*
+	 * The queue's journal file (NULL: none), and whether the frontend
+	 * was found Connected (a restarted worker taking the ring back):
+	 * then the requests a dead predecessor left unanswered are replayed
+	 * from the journal.
+	 */
+	const char *journal;
+	int adopt;
 };
+
+/* ------------------------------------------------------------ journal */
+
+/*
+ * A queue's journal (journal.c): what a worker that dies leaves for the
+ * next one. A ring alone cannot say which requests were taken and not
+ * answered (answers are written over request slots in completion order),
+ * so each queue keeps, in a small file of its own under run-dir (tmpfs),
+ * the private copy of every request it took and has not answered
+ * publicly, its req_cons, and the batch of answers it is publishing. The
+ * queue's thread is its only writer; no syscall on the fast path (a
+ * MAP_SHARED mapping). A successor that finds the same ring (same grant
+ * refs, port, ABI, size) finishes an interrupted publication, resumes at
+ * the journal's req_cons and replays the requests left.
+ */
+struct blkj;
+
+struct blkj_key {
+	uint32_t domid, evtchn, abi, pages, nr_ents;
+	uint32_t refs[RING_MAX_PAGES];
+};
+
+/* A request taken (ring index @ring_idx) into queue slot @slot. */
+struct blkj_taken {
+	uint32_t slot, ring_idx;
+};
+
+/*
+ * Open @path (created 0600) for a ring described by @key with @nslots
+ * slots. With @adopt and a journal of the same ring, *@found = 1 and it
+ * is left as it was for blkj_recover; otherwise *@found = 0 and it is
+ * reset. 0/-errno. Control thread.
+ */
+int blkj_open(const char *path, const struct blkj_key *key,
+	      unsigned int nslots, int adopt, struct blkj **out, int *found);
+/* Close; with @clean (nothing in flight) the file is removed. NULL-safe. */
+void blkj_close(struct blkj *j, int clean);
+
+/*
+ * Recovery against the ring @r (just attached: at the shared rsp_prod): an interrupted publication is completed (answers written
+ * and rsp_prod published, or found published), then @r resumes at the
+ * journal's req_cons, and the unanswered requests are copied to @out (at
+ * most @max) with their ring indexes in @idx. Returns how many, or
+ * -EPROTO if journal and ring disagree (the device must be failed),
+ * *@republished says whether rsp_prod was written (notify the frontend).
+ */
+int blkj_recover(struct blkj *j, struct ring_blkif_back *r,
+		 struct ring_blkif_req *out, uint32_t *idx, unsigned int max,
+		 int *republished);
+
+/* Fast path (queue thread). A request taken into @slot. */
+void blkj_take(struct blkj *j, uint32_t slot, uint32_t ring_idx,
+	       const struct ring_blkif_req *req);
+/* @slot was given back untouched (it will be fetched again). */
+void blkj_untake(struct blkj *j, uint32_t slot);
+/* The ring's req_cons after a fetch (and any give-back). */
+void blkj_cons(struct blkj *j, uint32_t req_cons);
+/*
+ * Before writing @n answers (to the slots in @slots) to the ring at
+ * @rsp_base: the commit point of a publication.
+ */
+void blkj_push_begin(struct blkj *j, uint32_t rsp_base,
+		     const struct ring_blkif_rsp *rsps, const uint32_t *slots,
+		     unsigned int n);
+/* After rsp_prod was published: those slots are free. */
+void blkj_push_end(struct blkj *j);
 
 /*
  * Map the ring, bind the event channel, set up the engine and the bounce

@@ -128,6 +128,21 @@ struct blkq {
 	uint64_t *arena_map;		/* bit set: page in use */
 	unsigned char *scratch;		/* indirect pages of one batch */
 
+	/*
+	 * Answers not yet on the ring: written to the shared slots only at
+	 * push, right before rsp_prod is published (see push_and_notify).
+	 */
+	struct ring_blkif_rsp *rsps;
+	uint32_t *rsp_slots;		/* their slots, freed once published */
+	unsigned int nrsps;
+
+	/* The journal (NULL: none), and what a dead predecessor left. */
+	struct blkj *j;
+	struct ring_blkif_req *replay;
+	uint32_t *replay_idx;		/* their ring indexes */
+	unsigned int nreplay, replay_pos;
+	int replaying;			/* q->reqs came from q->replay */
+
 	/* Request slots: one per ring entry, a stack of free ones. */
 	struct blkq_slot *slots;
 	uint32_t *free;
@@ -138,6 +153,7 @@ struct blkq {
 
 	/* Per sweep */
 	struct ring_blkif_req reqs[BLKQ_BATCH];
+	uint32_t reqs_idx[BLKQ_BATCH];	/* their ring indexes */
 	struct xen_gcopy *gc;
 	uint32_t *gc_slot;		/* which slot a segment belongs to */
 	unsigned int ngc;
@@ -248,12 +264,16 @@ static unsigned int slot_index(struct blkq *q, struct blkq_slot *s)
 static void slot_answer(struct blkq *q, struct blkq_slot *s, int16_t status,
 			enum blkreq_err err)
 {
-	int rc;
-
-	rc = ring_blkif_back_put_rsp(&q->ring, s->p.id, s->p.rsp_op, status);
-	/* -EOVERFLOW would be our bug: more answers than requests. */
-	if (rc)
-		log_err(q->name, "response without a request (bug): %d", rc);
+	/* At most one answer per request taken and not yet pushed, and
+	 * there are never more of those than ring entries. */
+	if (q->nrsps < q->nslots) {
+		q->rsps[q->nrsps] = (struct ring_blkif_rsp){
+			.id = s->p.id, .op = s->p.rsp_op, .status = status,
+		};
+		q->rsp_slots[q->nrsps++] = slot_index(q, s);
+	} else {
+		log_err(q->name, "more answers than ring entries (bug)");
+	}
 	if (status != BLKIF_RSP_OKAY)
 		q->st.errors[err < BLKREQ_E_NR ? err : BLKREQ_E_IO]++;
 	else if (s->p.kind == BLKREQ_RW || s->p.write) {
@@ -267,13 +287,38 @@ static void slot_answer(struct blkq *q, struct blkq_slot *s, int16_t status,
 	if (s->npages)
 		arena_free(q, s->apage, s->npages);
 	s->npages = 0;
-	q->free[q->nfree++] = slot_index(q, s);
+	/* The slot itself (and its journal entry) is free once published. */
 	q->st.inflight--;
 }
 
+/*
+ * Write the answers into the ring and publish them at once. Until this
+ * moment the slots past rsp_prod still hold the frontend's requests: a
+ * worker that dies anywhere else leaves a ring its successor can replay
+ * from rsp_prod (every unanswered request answered once, no slot half
+ * overwritten by an answer the frontend never saw published).
+ */
 static void push_and_notify(struct blkq *q)
 {
-	if (ring_back_push_rsp(&q->ring.b)) {
+	int notify;
+
+	if (q->j && q->nrsps)
+		blkj_push_begin(q->j, q->ring.b.rsp_prod_pvt, q->rsps,
+				q->rsp_slots, q->nrsps);
+	for (unsigned int i = 0; i < q->nrsps; i++) {
+		const struct ring_blkif_rsp *r = &q->rsps[i];
+
+		/* -EOVERFLOW would be our bug: more answers than requests. */
+		if (ring_blkif_back_put_rsp(&q->ring, r->id, r->op, r->status))
+			log_err(q->name, "response without a request (bug)");
+	}
+	notify = ring_back_push_rsp(&q->ring.b);
+	if (q->j && q->nrsps)
+		blkj_push_end(q->j);
+	for (unsigned int i = 0; i < q->nrsps; i++)
+		q->free[q->nfree++] = q->rsp_slots[i];
+	q->nrsps = 0;
+	if (notify) {
 		xen_evtchn_notify(q->xe, (uint32_t)q->port);
 		q->st.notifies++;
 	}
@@ -558,6 +603,8 @@ static void dispatch(struct blkq *q, unsigned int n)
 			break;
 		}
 		s = &q->slots[q->free[--q->nfree]];
+		if (q->j)
+			blkj_take(q->j, slot_index(q, s), q->reqs_idx[i], r);
 		q->st.inflight++;
 		q->st.reqs[stat_class(r)]++;
 		s->t0 = now_ns();
@@ -575,6 +622,8 @@ static void dispatch(struct blkq *q, unsigned int n)
 			 * empty and always fits a request (its size is
 			 * checked at start), so this cannot stall. */
 			q->free[q->nfree++] = slot_index(q, s);
+			if (q->j)
+				blkj_untake(q->j, slot_index(q, s));
 			q->st.inflight--;
 			q->st.reqs[stat_class(r)]--;
 			q->wait_mem = 1;
@@ -599,8 +648,14 @@ static void dispatch(struct blkq *q, unsigned int n)
 			break;
 		}
 	}
-	if (i < n)
-		ring_back_unfetch(&q->ring.b, n - i);
+	if (i < n) {
+		if (q->replaying)
+			q->replay_pos -= n - i;
+		else
+			ring_back_unfetch(&q->ring.b, n - i);
+	}
+	if (q->j && !q->replaying)
+		blkj_cons(q->j, q->ring.b.req_cons);
 
 	/* Indirect pages first: they say where the data is. */
 	if (any_indirect) {
@@ -670,8 +725,31 @@ static void sweep(struct blkq *q)
 							    BLKQ_BATCH;
 		int n, rc;
 
+		if (!room && q->nrsps) {
+			/* Answered slots come free once published. */
+			push_and_notify(q);
+			continue;
+		}
 		if (!room)
 			break;	/* every slot busy: a completion resumes */
+		if (q->replay_pos < q->nreplay) {
+			/* A dead predecessor's requests go first. */
+			n = (int)(q->nreplay - q->replay_pos);
+			if (n > (int)room)
+				n = (int)room;
+			memcpy(q->reqs, q->replay + q->replay_pos,
+			       (size_t)n * sizeof(q->reqs[0]));
+			memcpy(q->reqs_idx, q->replay_idx + q->replay_pos,
+			       (size_t)n * sizeof(q->reqs_idx[0]));
+			q->replay_pos += (unsigned int)n;
+			q->replaying = 1;
+			dispatch(q, (unsigned int)n);
+			q->replaying = 0;
+			clear_waits(q);
+			continue;
+		}
+		for (unsigned int k = 0; k < room; k++)
+			q->reqs_idx[k] = q->ring.b.req_cons + k;
 		n = ring_blkif_back_fetch(&q->ring, q->reqs, room);
 		if (n < 0) {
 			mark_broken(q, n);
@@ -854,6 +932,7 @@ static void on_event(struct loop_fd *lfd, uint32_t events)
 
 static void queue_free(struct blkq *q)
 {
+	blkj_close(q->j, 0);
 	if (q->eng)
 		q->eng_ops->destroy(q->eng);
 	pg_purge(q, UINT64_MAX);
@@ -872,6 +951,10 @@ static void queue_free(struct blkq *q)
 	free(q->arena_map);
 	free(q->slots);
 	free(q->free);
+	free(q->rsps);
+	free(q->rsp_slots);
+	free(q->replay);
+	free(q->replay_idx);
 	free(q->segs);
 	free(q->gc);
 	free(q->gc_slot);
@@ -888,11 +971,16 @@ static int queue_alloc(struct blkq *q, const struct blkq_cfg *cfg)
 	q->nslots = n;
 	q->slots = calloc(n, sizeof(*q->slots));
 	q->free = calloc(n, sizeof(*q->free));
+	q->rsps = calloc(n, sizeof(*q->rsps));
+	q->rsp_slots = calloc(n, sizeof(*q->rsp_slots));
+	q->replay = calloc(n, sizeof(*q->replay));
+	q->replay_idx = calloc(n, sizeof(*q->replay_idx));
 	q->segs = calloc((size_t)n * q->max_segs, sizeof(*q->segs));
 	q->gc = calloc(BLKQ_GCOPY_MAX, sizeof(*q->gc));
 	q->gc_slot = calloc(BLKQ_GCOPY_MAX, sizeof(*q->gc_slot));
 	q->scratch = aligned_alloc(BLK_PAGE, ipages * BLK_PAGE);
-	if (!q->slots || !q->free || !q->segs || !q->gc || !q->gc_slot ||
+	if (!q->slots || !q->free || !q->rsps || !q->rsp_slots || !q->replay ||
+	    !q->replay_idx || !q->segs || !q->gc || !q->gc_slot ||
 	    !q->scratch)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++) {
@@ -928,6 +1016,73 @@ static int queue_alloc(struct blkq *q, const struct blkq_cfg *cfg)
 			q->pg[i].next = i + 1 < q->pg_max ? (int32_t)i + 1 : -1;
 		q->pg_free = q->pg_max ? 0 : -1;
 	}
+	return 0;
+}
+
+/*
+ * Open the queue's journal. A restarted worker (@cfg->adopt) that finds
+ * its predecessor's journal of this very ring finishes what it left: an
+ * answer batch half written, the requests taken and not answered (they
+ * are replayed first). Without a journal, a ring with unanswered requests
+ * cannot be taken back honestly: which ones were answered is lost, and
+ * guessing would answer some twice and others never.
+ */
+static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg,
+			 char *err, size_t errlen)
+{
+	struct blkj_key key = {
+		.domid = cfg->domid,
+		.evtchn = cfg->evtchn,
+		.abi = (uint32_t)cfg->abi,
+		.pages = cfg->ring_pages,
+		.nr_ents = q->ring.b.nr_ents,
+	};
+	uint32_t req_prod;
+	int found = 0, again = 0, rc;
+
+	if (!cfg->journal) {
+		req_prod = __atomic_load_n(&q->ring.b.sring->req_prod,
+					   __ATOMIC_ACQUIRE);
+		if (cfg->adopt && req_prod != q->ring.b.req_cons)
+			log_warn(q->name, "taken back without a journal: "
+				 "requests in flight are replayed from rsp_prod");
+		return 0;
+	}
+	memcpy(key.refs, cfg->ring_refs, cfg->ring_pages * sizeof(uint32_t));
+	rc = blkj_open(cfg->journal, &key, q->nslots, cfg->adopt, &q->j, &found);
+	if (rc) {
+		q->j = NULL;
+		snprintf(err, errlen, "cannot open the journal %s: %s",
+			 cfg->journal, strerror(-rc));
+		return rc;
+	}
+	if (!found) {
+		req_prod = __atomic_load_n(&q->ring.b.sring->req_prod,
+					   __ATOMIC_ACQUIRE);
+		blkj_cons(q->j, q->ring.b.req_cons);
+		if (cfg->adopt && req_prod != q->ring.b.req_cons) {
+			snprintf(err, errlen, "queue %u taken back with %u "
+				 "request(s) in flight and no journal of them: "
+				 "cannot answer them once each", cfg->index,
+				 req_prod - q->ring.b.req_cons);
+			return -EPROTO;
+		}
+		return 0;
+	}
+	rc = blkj_recover(q->j, &q->ring, q->replay, q->replay_idx, q->nslots,
+			  &again);
+	if (rc < 0) {
+		snprintf(err, errlen, "queue %u: the journal does not match "
+			 "the ring: requests in flight cannot be recovered",
+			 cfg->index);
+		return rc;
+	}
+	q->nreplay = (unsigned int)rc;
+	if (again || rc)
+		log_info(q->name, "taken back: %u request(s) replayed%s", rc,
+			 again ? ", an interrupted answer batch published" : "");
+	if (again)
+		xen_evtchn_notify(q->xe, (uint32_t)q->port);
 	return 0;
 }
 
@@ -1026,6 +1181,9 @@ int blkq_start(const struct blkq_cfg *cfg, struct blkq **out, char *err,
 		snprintf(err, errlen, "out of memory for queue %u", cfg->index);
 		goto err_free;
 	}
+	rc = queue_journal(q, cfg, err, errlen);
+	if (rc)
+		goto err_free;
 	ecfg = (struct ioeng_cfg){
 		.fd = cfg->store->fd,
 		.is_blkdev = cfg->store->is_blkdev,

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xen/io/blkif.h>
@@ -58,6 +59,15 @@ static unsigned int blk_max_queues(void)
 	if (n > BLK_MAX_QUEUES)
 		n = BLK_MAX_QUEUES;
 	return (unsigned int)n;
+}
+
+/* Where queue @i of @dev keeps its journal (queue.c, journal.c). */
+static void blk_journal_path(struct xbus_dev *dev, unsigned int i, char *buf,
+			     size_t len)
+{
+	snprintf(buf, len, "%s/journal/%s.%u.%u.q%u", blk_conf->run_dir,
+		 xbus_dev_kind(dev), xbus_dev_fe_domid(dev), xbus_dev_devid(dev),
+		 i);
 }
 
 static int blk_probe(struct xbus_dev *dev)
@@ -290,7 +300,7 @@ static int blk_start_queue(struct xbus_dev *dev, struct blkdev *b,
 	unsigned int pages = 1u << order;
 	struct blkq_cfg qc;
 	unsigned long v;
-	char node[64], name[96], err[256];
+	char node[64], name[96], err[256], journal[PATH_MAX];
 	size_t buf;
 	int rc;
 
@@ -346,7 +356,14 @@ static int blk_start_queue(struct xbus_dev *dev, struct blkdev *b,
 		.ctl = blk_ctl,
 		.broken = blk_queue_broken,
 		.broken_arg = (void *)(uintptr_t)b->serial,
+		.journal = journal,
+		/* Found Connected: a restarted worker takes the ring back. */
+		.adopt = xbus_dev_state(dev) == XBUS_CONNECTED,
 	};
+	snprintf(journal, sizeof(journal), "%s/journal", blk_conf->run_dir);
+	mkdir(blk_conf->run_dir, 0700);
+	mkdir(journal, 0700);
+	blk_journal_path(dev, i, journal, sizeof(journal));
 	rc = blkq_start(&qc, &b->q[i], err, sizeof(err));
 	if (rc) {
 		b->q[i] = NULL;
@@ -511,10 +528,22 @@ static int blk_connect(struct xbus_dev *dev)
 static void blk_remove(struct xbus_dev *dev)
 {
 	struct blkdev *b = xbus_dev_priv(dev), **pp;
+	char *v = NULL;
 
 	if (!b)
 		return;
 	blk_disconnect(dev);
+	/* The toolstack removed the device (not just our own shutdown):
+	 * its rings are gone, and so is anything to take back. */
+	if (xbus_dev_read_be(dev, "state", &v) == -ENOENT) {
+		for (unsigned int i = 0; i < BLK_MAX_QUEUES; i++) {
+			char path[PATH_MAX];
+
+			blk_journal_path(dev, i, path, sizeof(path));
+			unlink(path);
+		}
+	}
+	free(v);
 	for (pp = &blk_devices; *pp; pp = &(*pp)->next) {
 		if (*pp == b) {
 			*pp = b->next;
