@@ -19,56 +19,26 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/blkscen.h"
 #include "lib/check.h"
+#include "lib/fiorun.h"
 
 #define DISK_BYTES (128ull << 20)
 
-static void show(const char *path)
-{
-	char cmd[PATH_MAX + 128];
-
-	snprintf(cmd, sizeof(cmd), "sed 's/^/    fio: /' %s >&2", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "(no fio output in %s)\n", path);
-}
-
-/* Does the file at @path contain @needle? */
-static int contains(const char *path, const char *needle)
-{
-	char cmd[PATH_MAX + 256];
-
-	snprintf(cmd, sizeof(cmd), "grep -q -i -e '%s' %s", needle, path);
-	return system(cmd) == 0;
-}
-
 static void run_fio(struct blk_scen *s, const char *engine_so, const char *job,
-		    const char *opts)
+		    const char *extra)
 {
-	char out[PATH_MAX + 64];
-	int bad, rc;
+	char opts[512];
+	struct fiorun_result r;
 
-	snprintf(out, sizeof(out), "%s/fio-%s.out", s->env.dir, job);
-	rc = simenv_sh(&s->env, 1, NULL, 0,
-		       "cd %s && fio --name=%s --ioengine=external:%s "
-		       "--devid=51712 --rw=randrw --direct=1 --size=64M "
-		       "--verify=crc32c --verify_fatal=1 "
-		       "--verify_state_save=0 --randseed=1701 %s >%s 2>&1",
-		       s->env.dir, job, engine_so, opts, out);
-	bad = contains(out, "verify: bad") || contains(out, "bad magic") ||
-	      contains(out, "crc32c: verify failed");
-	if (rc != 0 || !contains(out, "err= 0") || bad ||
-	    contains(out, "pvback-blkfront:"))
-		show(out);
-	CHECK(rc == 0, "fio (%s) exited with %d", job, rc);
-	CHECK(!bad, "fio (%s) found blocks it did not write", job);
-	CHECK(contains(out, "err= 0"), "fio (%s) reported an error", job);
-	CHECK(!contains(out, "pvback-blkfront:"), "the engine complained (%s)",
-	      job);
+	snprintf(opts, sizeof(opts),
+		 "--name=%s --devid=51712 --rw=randrw --direct=1 --size=64M "
+		 "--verify=crc32c --verify_fatal=1 --verify_state_save=0 "
+		 "--randseed=1701 %s",
+		 job, extra);
+	fiorun_check(&s->env, 1, engine_so, job, opts, &r);
 }
 
 /* One engine on its own emulated host; runs in a child process. */

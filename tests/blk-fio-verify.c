@@ -13,61 +13,27 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/blkscen.h"
 #include "lib/check.h"
+#include "lib/fiorun.h"
 
 #define DISK_BYTES (64ull << 20)
-
-static void show(const char *path)
-{
-	char cmd[PATH_MAX + 128];
-
-	snprintf(cmd, sizeof(cmd), "sed 's/^/    fio: /' %s >&2", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "(no fio output in %s)\n", path);
-}
-
-/* Does the file at @path contain @needle? */
-static int contains(const char *path, const char *needle)
-{
-	char cmd[PATH_MAX + 256];
-
-	snprintf(cmd, sizeof(cmd), "grep -q -i -e '%s' %s", needle, path);
-	return system(cmd) == 0;
-}
 
 static void run_fio(struct blk_scen *s, const char *engine_so,
 		    const char *phase, const char *extra)
 {
-	char out[PATH_MAX + 64];
-	int rc;
+	char opts[512];
+	struct fiorun_result r;
 
-	snprintf(out, sizeof(out), "%s/fio-%s.out", s->env.dir, phase);
-	/* In the instance directory: fio saves its verify state in the cwd. */
-	rc = simenv_sh(&s->env, 1, NULL, 0,
-		       "cd %s && fio --name=blkverify "
-		       "--ioengine=external:%s --devid=51712 --queues=2 "
-		       "--ring_order=4 --indirect=256 --rw=randwrite "
-		       "--bsrange=512-1M --iodepth=16 --direct=1 "
-		       "--verify=crc32c --verify_fatal=1 --randseed=4242 "
-		       "%s >%s 2>&1",
-		       s->env.dir, engine_so, extra, out);
-	if (rc != 0 || !contains(out, "err= 0") ||
-	    contains(out, "verify: bad") || contains(out, "bad magic") ||
-	    contains(out, "crc32c: verify failed") ||
-	    contains(out, "pvback-blkfront:"))
-		show(out);
-	CHECK(rc == 0, "fio (%s) exited with %d", phase, rc);
-	CHECK(contains(out, "err= 0"), "fio (%s) reported an error", phase);
-	CHECK(!contains(out, "verify: bad") && !contains(out, "bad magic") &&
-		      !contains(out, "crc32c: verify failed"),
-	      "fio (%s) found corrupt blocks", phase);
-	CHECK(!contains(out, "pvback-blkfront:"), "the engine complained (%s)",
-	      phase);
+	snprintf(opts, sizeof(opts),
+		 "--name=blkverify --devid=51712 --queues=2 --ring_order=4 "
+		 "--indirect=256 --rw=randwrite --bsrange=512-1M --iodepth=16 "
+		 "--direct=1 --verify=crc32c --verify_fatal=1 --randseed=4242 "
+		 "%s",
+		 extra);
+	fiorun_check(&s->env, 1, engine_so, phase, opts, &r);
 }
 
 /* One engine on its own emulated host; runs in a child process. */
