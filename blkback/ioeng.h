@@ -14,11 +14,13 @@
  * READ/WRITE buffer lies inside it. Ordering (barriers, flush after drain)
  * is the queue's business: an engine runs what it is given in any order.
  *
- * Every call returns 0 (or a count) or -errno. Nothing here logs.
+ * Every call returns 0 (or a count) or -errno. Nothing here logs. The last
+ * section, for engine authors only, is the bookkeeping the engines share.
  */
 #ifndef PVBACK_BLKBACK_IOENG_H
 #define PVBACK_BLKBACK_IOENG_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -89,5 +91,235 @@ extern const struct ioeng_ops ioeng_null_ops;
 
 /* The engine called @name ("uring", "aio", "null"), or NULL. */
 const struct ioeng_ops *ioeng_find(const char *name);
+
+/*
+ * ======================================================================
+ * For engine authors only: the queue uses nothing below this line.
+ *
+ * The bookkeeping an engine with a kernel queue behind it needs, kept here
+ * once so that an engine file adds only its kernel interface (ioeng_uring.c
+ * and ioeng_aio.c use all of it; ioeng_null.c, which has no slots, only the
+ * eventfd pair). It lives in ioeng.c, the per-I/O part inline below.
+ *
+ * Each I/O owns one of depth slots from ->queue() until ->reap() hands its
+ * completion back, so "slots in use" is exactly staged + in flight +
+ * completed-but-unreaped, which is what ->queue()'s -EBUSY has to bound.
+ * The slot index (or a pointer to the slot) is what the engine gives the
+ * kernel to find the I/O again; anything more it needs per I/O (an iocb)
+ * it keeps in an array of its own, indexed the same. Three lists of slot
+ * indexes, each of at most depth entries so none can overflow:
+ *   staged: ->queue() order; the engine takes them all in ->submit(), so
+ *           nothing reaches the kernel before it;
+ *   cont:   READs and WRITEs the kernel did short, to be issued again for
+ *           what remains without taking the staged I/Os along;
+ *   sync:   a FIFO of I/Os that completed without the kernel (a blocking
+ *           fallback, a refused submission), which ->reap() empties first;
+ *           queueing one writes the eventfd so the queue comes to reap.
+ *
+ * Same thread as the engine, the queue's, and no locks. The inline
+ * functions are the per-I/O path: no allocation and no system call, but
+ * for ioeng_sync_push()'s eventfd write.
+ * ======================================================================
+ */
+
+enum ioeng_slot_state {
+	IOENG_SLOT_FREE = 0,
+	IOENG_SLOT_STAGED,	/* on the staged list, waiting for ->submit() */
+	IOENG_SLOT_INFLIGHT,	/* the kernel owns it (set by the engine) */
+	IOENG_SLOT_CONT,	/* short transfer: on the cont list */
+	IOENG_SLOT_DONE,	/* in the sync FIFO, res waiting for ->reap() */
+};
+
+struct ioeng_slot {
+	struct ioeng_io io;
+	uint32_t done;		/* READ/WRITE: bytes transferred so far */
+	int res;		/* IOENG_SLOT_DONE: what ->reap() hands back */
+	enum ioeng_slot_state state;
+};
+
+struct ioeng_slots {
+	struct ioeng_slot *slot; /* depth of them */
+	unsigned int depth;
+	int efd;		/* nonblocking eventfd, for ->event_fd() */
+	unsigned int *idx;	/* one allocation for the four lists below */
+	unsigned int *free;	/* stack of free slots */
+	unsigned int nfree;
+	unsigned int *staged;
+	unsigned int nstaged;
+	unsigned int *cont;
+	unsigned int ncont;
+	unsigned int *sync;	/* FIFO of IOENG_SLOT_DONE slots */
+	unsigned int sync_head, nsync;
+};
+
+/*
+ * Allocate @t's @depth slots, all free, with their lists, and open its
+ * eventfd (nonblocking, close-on-exec). @t must be zeroed (as calloc leaves
+ * it). Returns 0, -EINVAL (@depth 0 or over INT_MAX / 4), -ENOMEM or
+ * eventfd()'s -errno; on failure @t is left zeroed.
+ */
+int ioeng_slots_init(struct ioeng_slots *t, unsigned int depth);
+
+/*
+ * Free what ioeng_slots_init() allocated and close the eventfd. Does nothing
+ * on a zeroed @t (one init failed on or never saw). Call it only once the
+ * kernel is done with every slot.
+ */
+void ioeng_slots_free(struct ioeng_slots *t);
+
+/*
+ * Make @efd poll readable. Cannot fail in a way that matters: the write
+ * fails only with EAGAIN, when it already is.
+ */
+void ioeng_kick(int efd);
+
+/*
+ * Read @efd back to unreadable, without blocking. ->reap() calls it before
+ * it looks for completions, so that one posted afterwards makes the fd
+ * readable again and none is left behind unnoticed.
+ */
+void ioeng_drain(int efd);
+
+/*
+ * The blocking form of DISCARD (@secure 0) and SECDISCARD (@secure 1) of
+ * [@off, @off + @len) on @fd: BLKDISCARD or BLKSECDISCARD on a block device
+ * (@is_blkdev), else a hole punched in the file, which has no secure form.
+ * Returns 0 or -errno.
+ */
+int ioeng_discard(int fd, int is_blkdev, int secure, uint64_t off, uint64_t len);
+
+/*
+ * Take a free slot for a copy of @io, ->queue()'s first half. Returns the
+ * slot's index, -EINVAL when @io->op is no enum ioeng_op, or -EBUSY when
+ * all depth slots are in use. The slot is on no list until
+ * ioeng_slot_stage() (or ioeng_slot_release() to give it back).
+ */
+static inline int ioeng_slot_alloc(struct ioeng_slots *t,
+				   const struct ioeng_io *io)
+{
+	struct ioeng_slot *sl;
+	unsigned int s;
+
+	if (io->op > IOENG_SECDISCARD)
+		return -EINVAL;
+	if (!t->nfree)
+		return -EBUSY;
+	s = t->free[--t->nfree];
+	sl = &t->slot[s];
+	sl->io = *io;
+	sl->done = 0;
+	sl->res = 0;
+	return (int)s;
+}
+
+/* Put slot @s at the end of the staged list. */
+static inline void ioeng_slot_stage(struct ioeng_slots *t, unsigned int s)
+{
+	t->slot[s].state = IOENG_SLOT_STAGED;
+	t->staged[t->nstaged++] = s;
+}
+
+/* Give slot @s back to the free stack. */
+static inline void ioeng_slot_release(struct ioeng_slots *t, unsigned int s)
+{
+	t->slot[s].state = IOENG_SLOT_FREE;
+	t->free[t->nfree++] = s;
+}
+
+/*
+ * Empty the staged list (ioeng_cont_take(): the cont list): *@list gets the
+ * slot indexes in the order they were put there, the return value their
+ * count. The array is the engine's to read and overwrite while it issues
+ * them, until the list next grows (ioeng_slot_stage(); for the cont list,
+ * ioeng_slot_finish()).
+ */
+static inline unsigned int ioeng_staged_take(struct ioeng_slots *t,
+					     unsigned int **list)
+{
+	unsigned int n = t->nstaged;
+
+	t->nstaged = 0;
+	*list = t->staged;
+	return n;
+}
+
+static inline unsigned int ioeng_cont_take(struct ioeng_slots *t,
+					   unsigned int **list)
+{
+	unsigned int n = t->ncont;
+
+	t->ncont = 0;
+	*list = t->cont;
+	return n;
+}
+
+/*
+ * Account what the kernel answered for in-flight slot @s: @res bytes
+ * transferred or -errno. Returns 1 with @d filled and @s released when the
+ * I/O is complete; 0 when a READ or WRITE came back short, and @s then waits
+ * on the cont list, its progress in ->done, for the engine to issue what
+ * remains (through ioeng_cont_take()). A READ or WRITE that moved nothing
+ * with bytes left completes with -EIO.
+ */
+static inline int ioeng_slot_finish(struct ioeng_slots *t, unsigned int s,
+				    long res, struct ioeng_done *d)
+{
+	struct ioeng_slot *sl = &t->slot[s];
+
+	if (res >= 0 &&
+	    (sl->io.op == IOENG_READ || sl->io.op == IOENG_WRITE)) {
+		uint32_t left = sl->io.len - sl->done;
+
+		if (res == 0 && left) {
+			/* At the end of the file: retrying would spin. */
+			res = -EIO;
+		} else if ((uint64_t)res < left) {
+			sl->done += (uint32_t)res;
+			sl->state = IOENG_SLOT_CONT;
+			t->cont[t->ncont++] = s;
+			return 0;
+		}
+	}
+	d->tag = sl->io.tag;
+	d->res = res < 0 ? (int)res : 0;
+	ioeng_slot_release(t, s);
+	return 1;
+}
+
+/*
+ * Slot @s completed without the kernel: queue @res (0 or -errno) in the
+ * sync FIFO for ->reap() and make the eventfd readable.
+ */
+static inline void ioeng_sync_push(struct ioeng_slots *t, unsigned int s,
+				   int res)
+{
+	t->slot[s].res = res;
+	t->slot[s].state = IOENG_SLOT_DONE;
+	t->sync[(t->sync_head + t->nsync) % t->depth] = s;
+	t->nsync++;
+	ioeng_kick(t->efd);
+}
+
+/*
+ * Move up to @max completions from the sync FIFO into @done, oldest first,
+ * releasing their slots. Returns the count.
+ */
+static inline unsigned int ioeng_sync_pop(struct ioeng_slots *t,
+					  struct ioeng_done *done,
+					  unsigned int max)
+{
+	unsigned int i;
+
+	for (i = 0; i < max && t->nsync; i++) {
+		unsigned int s = t->sync[t->sync_head];
+
+		done[i].tag = t->slot[s].io.tag;
+		done[i].res = t->slot[s].res;
+		t->sync_head = (t->sync_head + 1) % t->depth;
+		t->nsync--;
+		ioeng_slot_release(t, s);
+	}
+	return i;
+}
 
 #endif

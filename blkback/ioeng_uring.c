@@ -11,15 +11,15 @@
  * quietly uses the plain opcodes instead. Completions are signalled on an
  * eventfd registered with the ring.
  *
- * Each I/O owns one of depth slots from ->queue() until ->reap() hands its
- * completion back, so "slots in use" is exactly staged + in flight +
- * completed-but-unreaped, which is what -EBUSY has to bound. The slot index
- * is the SQE's user_data. Staged I/Os stay in our own list, not the SQ, so
- * nothing reaches the kernel before ->submit(), and a short transfer found
- * by ->reap() is continued through the same path without taking the
- * queue's staged I/Os along. Discards on a block device are ioctls (the
+ * The slots, their lists and the eventfd are the engines' shared
+ * bookkeeping (struct ioeng_slots in ioeng.h): each I/O owns one of depth
+ * slots from ->queue() until ->reap() hands its completion back, and the
+ * slot index is the SQE's user_data. Staged I/Os stay on the staged list,
+ * not the SQ, so nothing reaches the kernel before ->submit(), and a short
+ * transfer found by ->reap() is continued through the same path without
+ * taking the queue's staged I/Os along. Discards on a block device are ioctls (the
  * io_uring block discard command is Linux 6.12's, unknown to liburing 2.3):
- * they run synchronously in ->submit() and their result waits in a small
+ * they run synchronously in ->submit() and their result waits in the sync
  * FIFO that ->reap() empties first, with the eventfd written so the queue
  * comes to reap.
  */
@@ -30,14 +30,10 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/falloc.h>
-#include <linux/fs.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 /* IORING_MAX_ENTRIES: the SQ must hold a whole depth of I/Os. */
 #define UR_MAX_DEPTH 32768u
@@ -46,25 +42,9 @@
 /* user_data of the cancel ur_wait_out() sends; slot indexes are < depth. */
 #define UR_CANCEL_DATA UINT64_MAX
 
-enum ur_state {
-	UR_FREE = 0,
-	UR_STAGED,	/* in ->staged, waiting for ->submit() */
-	UR_INFLIGHT,	/* the kernel owns an SQE for it */
-	UR_CONT,	/* short transfer: in ->cont, to be issued again */
-	UR_DONE,	/* in ->sync, res waiting for ->reap() */
-};
-
-struct ur_slot {
-	struct ioeng_io io;
-	uint32_t done;		/* bytes transferred so far */
-	int res;		/* UR_DONE: what ->reap() hands back */
-	enum ur_state state;
-};
-
 struct uring_eng {
 	struct io_uring ring;
 	int ring_ok;		/* ring set up: exit it on destroy */
-	int efd;
 	int fd;			/* the caller's backing fd */
 	int is_blkdev;
 	int sqe_fd;		/* 0 (fixed file index) or fd */
@@ -73,17 +53,7 @@ struct uring_eng {
 	const char *buf;
 	size_t buf_len;
 
-	unsigned int depth;
-	struct ur_slot *slots;
-	unsigned int *idx;	/* one allocation for the four lists below */
-	unsigned int *free;	/* stack of free slots */
-	unsigned int nfree;
-	unsigned int *staged;	/* ->queue() order */
-	unsigned int nstaged;
-	unsigned int *cont;	/* short transfers to continue */
-	unsigned int ncont;
-	unsigned int *sync;	/* FIFO of UR_DONE slots */
-	unsigned int sync_head, nsync;
+	struct ioeng_slots sl;	/* slot = SQE user_data; sl.efd on the ring */
 	unsigned int inflight;	/* SQEs submitted, CQE not seen yet */
 };
 
@@ -97,41 +67,7 @@ static struct uring_eng *to_ur(struct ioeng *e)
 	return (struct uring_eng *)e;
 }
 
-/* Make the eventfd readable. Fails only with EAGAIN, when it already is. */
-static void ur_kick(struct uring_eng *u)
-{
-	uint64_t one = 1;
-	ssize_t r = write(u->efd, &one, sizeof(one));
-
-	(void)r;
-}
-
-static void ur_slot_free(struct uring_eng *u, unsigned int s)
-{
-	u->slots[s].state = UR_FREE;
-	u->free[u->nfree++] = s;
-}
-
-/* @s finished without a CQE to come: ->reap() hands back @res. */
-static void ur_complete_sync(struct uring_eng *u, unsigned int s, int res)
-{
-	u->slots[s].res = res;
-	u->slots[s].state = UR_DONE;
-	u->sync[(u->sync_head + u->nsync) % u->depth] = s;
-	u->nsync++;
-	ur_kick(u);
-}
-
-static int ur_blkdev_discard(int fd, int secure, uint64_t off, uint64_t len)
-{
-	uint64_t range[2] = { off, len };
-
-	if (ioctl(fd, secure ? BLKSECDISCARD : BLKDISCARD, range) < 0)
-		return -errno;
-	return 0;
-}
-
-static int ur_is_sync(const struct uring_eng *u, const struct ur_slot *sl)
+static int ur_is_sync(const struct uring_eng *u, const struct ioeng_slot *sl)
 {
 	return u->is_blkdev && (sl->io.op == IOENG_DISCARD ||
 				sl->io.op == IOENG_SECDISCARD);
@@ -149,7 +85,7 @@ static int ur_in_arena(const struct uring_eng *u, const struct ioeng_io *io)
 static void ur_prep(struct uring_eng *u, unsigned int s,
 		    struct io_uring_sqe *sqe)
 {
-	struct ur_slot *sl = &u->slots[s];
+	const struct ioeng_slot *sl = &u->sl.slot[s];
 	const struct ioeng_io *io = &sl->io;
 	char *p = (char *)io->buf + sl->done;
 	unsigned int len = io->len - sl->done;
@@ -208,8 +144,8 @@ static void ur_sq_unqueue(struct uring_eng *u, unsigned int n)
 }
 
 /*
- * Issue the @n slots of @list (->staged or ->cont), reusing @list to
- * remember which got SQEs. Returns how many were issued (to the kernel or
+ * Issue the @n slots of @list (the staged or the cont list), reusing @list
+ * to remember which got SQEs. Returns how many were issued (to the kernel or
  * done synchronously); the others complete with *@err through ->reap().
  */
 static unsigned int ur_issue(struct uring_eng *u, unsigned int *list,
@@ -220,16 +156,15 @@ static unsigned int ur_issue(struct uring_eng *u, unsigned int *list,
 
 	for (i = 0; i < n; i++) {
 		unsigned int s = list[i];
-		struct ur_slot *sl = &u->slots[s];
+		struct ioeng_slot *sl = &u->sl.slot[s];
 		struct io_uring_sqe *sqe;
 
 		if (ur_is_sync(u, sl)) {
 			int secure = sl->io.op == IOENG_SECDISCARD;
+			int res = ioeng_discard(u->fd, u->is_blkdev, secure,
+						sl->io.off, sl->io.len);
 
-			ur_complete_sync(u, s,
-					 ur_blkdev_discard(u->fd, secure,
-							   sl->io.off,
-							   sl->io.len));
+			ioeng_sync_push(&u->sl, s, res);
 			sync++;
 			continue;
 		}
@@ -240,7 +175,7 @@ static unsigned int ur_issue(struct uring_eng *u, unsigned int *list,
 		sqe = io_uring_get_sqe(&u->ring);
 		assert(sqe);
 		ur_prep(u, s, sqe);
-		sl->state = UR_INFLIGHT;
+		sl->state = IOENG_SLOT_INFLIGHT;
 		list[nsq++] = s;
 	}
 	/* A partial submit leaves the rest in the SQ: go on with it. */
@@ -258,7 +193,7 @@ static unsigned int ur_issue(struct uring_eng *u, unsigned int *list,
 			ret = -EAGAIN;
 		ur_sq_unqueue(u, nsq - sent);
 		for (i = sent; i < nsq; i++)
-			ur_complete_sync(u, list[i], ret);
+			ioeng_sync_push(&u->sl, list[i], ret);
 		*err = ret;
 	}
 	return sent + sync;
@@ -266,55 +201,19 @@ static unsigned int ur_issue(struct uring_eng *u, unsigned int *list,
 
 /*
  * Account one CQE. Returns 1 and fills @d when its I/O is complete, 0 when
- * it was a part of a short transfer (now in ->cont) or not ours.
+ * it was a part of a short transfer (now on the cont list) or not ours.
  */
 static int ur_cqe(struct uring_eng *u, const struct io_uring_cqe *cqe,
 		  struct ioeng_done *d)
 {
 	uint64_t data = io_uring_cqe_get_data64(cqe);
-	struct ur_slot *sl;
-	int res = cqe->res;
 
 	if (data == UR_CANCEL_DATA)
 		return 0;
-	assert(data < u->depth && u->slots[data].state == UR_INFLIGHT);
-	sl = &u->slots[data];
+	assert(data < u->sl.depth &&
+	       u->sl.slot[data].state == IOENG_SLOT_INFLIGHT);
 	u->inflight--;
-	if (res >= 0 &&
-	    (sl->io.op == IOENG_READ || sl->io.op == IOENG_WRITE)) {
-		uint32_t left = sl->io.len - sl->done;
-
-		if (res == 0 && left) {
-			/* At the end of the file: retrying would spin. */
-			res = -EIO;
-		} else if ((uint32_t)res < left) {
-			sl->done += (uint32_t)res;
-			sl->state = UR_CONT;
-			u->cont[u->ncont++] = (unsigned int)data;
-			return 0;
-		}
-	}
-	d->tag = sl->io.tag;
-	d->res = res < 0 ? res : 0;
-	ur_slot_free(u, (unsigned int)data);
-	return 1;
-}
-
-static unsigned int ur_take_sync(struct uring_eng *u, struct ioeng_done *done,
-				 unsigned int max)
-{
-	unsigned int i;
-
-	for (i = 0; i < max && u->nsync; i++) {
-		unsigned int s = u->sync[u->sync_head];
-
-		done[i].tag = u->slots[s].io.tag;
-		done[i].res = u->slots[s].res;
-		u->sync_head = (u->sync_head + 1) % u->depth;
-		u->nsync--;
-		ur_slot_free(u, s);
-	}
-	return i;
+	return ioeng_slot_finish(&u->sl, (unsigned int)data, cqe->res, d);
 }
 
 /*
@@ -357,10 +256,7 @@ static void ur_destroy(struct ioeng *e)
 			ur_wait_out(u);
 		io_uring_queue_exit(&u->ring);
 	}
-	if (u->efd >= 0)
-		close(u->efd);
-	free(u->idx);
-	free(u->slots);
+	ioeng_slots_free(&u->sl);
 	free(u);
 }
 
@@ -368,7 +264,6 @@ static int ur_create(const struct ioeng_cfg *cfg, struct ioeng **out)
 {
 	struct io_uring_params p;
 	struct uring_eng *u;
-	unsigned int i;
 	int ret;
 
 	if (!cfg || !out || cfg->fd < 0 || !cfg->depth ||
@@ -377,33 +272,15 @@ static int ur_create(const struct ioeng_cfg *cfg, struct ioeng **out)
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
-	u->efd = -1;
 	u->fd = cfg->fd;
 	u->is_blkdev = cfg->is_blkdev;
 	u->sqe_fd = cfg->fd;
 	u->buf = cfg->buf;
 	u->buf_len = cfg->buf ? cfg->buf_len : 0;
-	u->depth = cfg->depth;
 
-	ret = -ENOMEM;
-	u->slots = calloc(cfg->depth, sizeof(*u->slots));
-	u->idx = calloc(4 * (size_t)cfg->depth, sizeof(*u->idx));
-	if (!u->slots || !u->idx)
+	ret = ioeng_slots_init(&u->sl, cfg->depth);
+	if (ret < 0)
 		goto err_destroy;
-	u->free = u->idx;
-	u->staged = u->free + cfg->depth;
-	u->cont = u->staged + cfg->depth;
-	u->sync = u->cont + cfg->depth;
-	/* Hand out low slots first: easier to read in a debugger. */
-	for (i = 0; i < cfg->depth; i++)
-		u->free[i] = cfg->depth - 1 - i;
-	u->nfree = cfg->depth;
-
-	u->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (u->efd < 0) {
-		ret = -errno;
-		goto err_destroy;
-	}
 
 	/* SUBMIT_ALL (5.18): one bad SQE does not hold back the rest. */
 	memset(&p, 0, sizeof(p));
@@ -417,7 +294,7 @@ static int ur_create(const struct ioeng_cfg *cfg, struct ioeng **out)
 		goto err_destroy;
 	u->ring_ok = 1;
 
-	ret = io_uring_register_eventfd(&u->ring, u->efd);
+	ret = io_uring_register_eventfd(&u->ring, u->sl.efd);
 	if (ret < 0)
 		goto err_destroy;
 
@@ -444,37 +321,30 @@ err_destroy:
 
 static int ur_event_fd(struct ioeng *e)
 {
-	return to_ur(e)->efd;
+	return to_ur(e)->sl.efd;
 }
 
 static int ur_queue(struct ioeng *e, const struct ioeng_io *io)
 {
 	struct uring_eng *u = to_ur(e);
-	unsigned int s;
+	int s = ioeng_slot_alloc(&u->sl, io);
 
-	if (io->op > IOENG_SECDISCARD)
-		return -EINVAL;
-	if (!u->nfree)
-		return -EBUSY;
-	s = u->free[--u->nfree];
-	u->slots[s].io = *io;
-	u->slots[s].done = 0;
-	u->slots[s].res = 0;
-	u->slots[s].state = UR_STAGED;
-	u->staged[u->nstaged++] = s;
+	if (s < 0)
+		return s;
+	ioeng_slot_stage(&u->sl, (unsigned int)s);
 	return 0;
 }
 
 static int ur_submit(struct ioeng *e)
 {
 	struct uring_eng *u = to_ur(e);
-	unsigned int n = u->nstaged, issued;
+	unsigned int *list, issued;
+	unsigned int n = ioeng_staged_take(&u->sl, &list);
 	int err = 0;
 
 	if (!n)
 		return 0;
-	u->nstaged = 0;
-	issued = ur_issue(u, u->staged, n, &err);
+	issued = ur_issue(u, list, n, &err);
 	if (!issued && err)
 		return err;
 	return (int)issued;
@@ -484,22 +354,15 @@ static int ur_reap(struct ioeng *e, struct ioeng_done *done, unsigned int max)
 {
 	struct uring_eng *u = to_ur(e);
 	struct io_uring_cqe *cqes[UR_CQE_BATCH];
-	unsigned int n = 0, got, i;
-	uint64_t cnt;
+	unsigned int n = 0, got, i, nc, *list;
 	int err = 0;
-	ssize_t r;
 
 	/* Draining for nothing would lose the wakeup. */
 	if (!max)
 		return 0;
-	/*
-	 * Drain before looking: a completion posted after this read makes
-	 * the fd readable again, so none can be left behind unnoticed.
-	 */
-	r = read(u->efd, &cnt, sizeof(cnt));
-	(void)r;
+	ioeng_drain(u->sl.efd);
 	for (;;) {
-		n += ur_take_sync(u, done + n, max - n);
+		n += ioeng_sync_pop(&u->sl, done + n, max - n);
 		if (n == max)
 			break;
 		got = max - n < UR_CQE_BATCH ? max - n : UR_CQE_BATCH;
@@ -510,13 +373,10 @@ static int ur_reap(struct ioeng *e, struct ioeng_done *done, unsigned int max)
 			n += (unsigned int)ur_cqe(u, cqes[i], &done[n]);
 		io_uring_cq_advance(&u->ring, got);
 	}
-	/* Failures here land in ->sync and write the eventfd. */
-	if (u->ncont) {
-		unsigned int nc = u->ncont;
-
-		u->ncont = 0;
-		ur_issue(u, u->cont, nc, &err);
-	}
+	/* Failures here land in the sync FIFO and write the eventfd. */
+	nc = ioeng_cont_take(&u->sl, &list);
+	if (nc)
+		ur_issue(u, list, nc, &err);
 	return (int)n;
 }
 
