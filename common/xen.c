@@ -252,6 +252,14 @@ struct xen_evtchn {
 	xenevtchn_handle *h;
 };
 
+/* Set once at start-up, before threads open handles; -1: unrestricted. */
+static int evtchn_restrict_domid = -1;
+
+void xen_evtchn_restrict_opens(unsigned int domid)
+{
+	evtchn_restrict_domid = (int)domid;
+}
+
 int xen_evtchn_open(struct xen_evtchn **out)
 {
 	struct xen_evtchn *xe = calloc(1, sizeof(*xe));
@@ -263,6 +271,14 @@ int xen_evtchn_open(struct xen_evtchn **out)
 	if (!xe->h) {
 		int rc = neg_errno();
 
+		free(xe);
+		return rc;
+	}
+	if (evtchn_restrict_domid >= 0 &&
+	    xenevtchn_restrict(xe->h, (domid_t)evtchn_restrict_domid)) {
+		int rc = neg_errno();
+
+		xenevtchn_close(xe->h);
 		free(xe);
 		return rc;
 	}

@@ -88,6 +88,13 @@ int xen_store_alive(struct xen_store *xs);
 struct xen_evtchn;
 
 int xen_evtchn_open(struct xen_evtchn **out);
+/*
+ * From now on, restrict every handle xen_evtchn_open() opens to @domid
+ * (xenevtchn_restrict: it binds only that domain's ports and allocates
+ * none; the open fails if restricting does). For a process serving one
+ * guest (common/sandbox.c). Call before any thread opens a handle.
+ */
+void xen_evtchn_restrict_opens(unsigned int domid);
 void xen_evtchn_close(struct xen_evtchn *xe);	/* NULL-safe; unbinds all */
 /* Pollable fd; readable when a bound port is pending. */
 int xen_evtchn_fd(struct xen_evtchn *xe);

@@ -340,6 +340,28 @@ static inline int ring_back_final_check(struct ring_back *r)
 	return ring_idx_load_(&r->sring->req_prod) != r->req_cons;
 }
 
+/*
+ * ring_back_wait_for - before going idle until @n requests past req_cons
+ * are published (a consumer that needs several at once: a netif RX packet
+ * takes several of the frontend's buffers). Arms req_event at req_cons + @n,
+ * so the frontend's push that makes @n available notifies, then looks once
+ * more. Returns 1 if @n are available now (fetch them), 0 once armed, or
+ * the sticky -EIO.
+ */
+static inline int ring_back_wait_for(struct ring_back *r, unsigned int n)
+{
+	if (r->err)
+		return r->err;
+	ring_idx_store_(&r->sring->req_event, r->req_cons + n);
+	/*
+	 * req_event store before the req_prod re-read; pairs with the mb in
+	 * the frontend's RING_PUSH_REQUESTS_AND_CHECK_NOTIFY, as in
+	 * ring_back_final_check.
+	 */
+	ring_mb_();
+	return ring_idx_load_(&r->sring->req_prod) - r->req_cons >= n;
+}
+
 /* ---------------------------------------------------------------- front */
 
 /*

@@ -5,6 +5,8 @@
 #                              everything is there
 #   scripts/deps.sh --check    exit 1 and name what is missing, install nothing
 #   scripts/deps.sh --list     print the package list
+#   scripts/deps.sh --e2e ...  the same, with the packages of the end-to-end
+#                              tests on a real Xen under QEMU added (make e2e)
 #
 # Used by the Makefile (deps target, before test/demo/bench) and by .ci/run.
 set -euo pipefail
@@ -19,6 +21,24 @@ PKGS=(
 	clang				# libFuzzer targets (make fuzz)
 	dpkg-dev			# apt-get source: fio's source for the engine
 )
+
+# tests/e2e: Xen 4.17 + a Debian Linux Dom0 and domUs booted in QEMU (TCG),
+# images built from these installed files only. Only with --e2e, so the
+# default `make test` never pulls a hypervisor and a kernel.
+E2E_PKGS=(
+	qemu-system-x86			# the emulated machine (TCG)
+	qemu-system-xen			# HVM device model and qdisk, in Dom0
+	seabios				# bios-256k.bin for HVM guests
+	xen-hypervisor-4.17-amd64 xen-utils-4.17
+	linux-image-amd64		# Dom0 and domU kernel + modules
+	busybox-static cpio kmod	# the initramfs images
+	bridge-utils
+)
+
+if [[ ${1:-} == --e2e ]]; then
+	shift
+	PKGS+=("${E2E_PKGS[@]}")
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -9,27 +9,27 @@
  * maps each ring page and binds each event channel; disconnect undoes it.
  *
  *   xtestd [--kinds K1,K2] [--single] [--worker DOMID] [--log-level L]
- *          [--hotplug-gate] [--net]
+ *          [--hotplug-gate] [--net] [--set KEY=VALUE]...
  *
- * Default: supervisor with one worker per guest; --single: one process
- * serving every guest (no workers). --hotplug-gate: Connected only after
+ * The process is common/daemon.c's, as blkbackd's: default supervisor with
+ * one (sandboxed) worker per guest; --single: one process serving every
+ * guest (no workers). --hotplug-gate: Connected only after
  * hotplug-status=connected, as netif requires. --net: netif's keys
  * (tx-ring-ref, rx-ring-ref, split event-channel-tx/-rx or one
- * event-channel) with the gate and disconnect-on-Closing.
+ * event-channel) with the gate and disconnect-on-Closing. --misbehave:
+ * at connect, a worker makes a syscall its sandbox forbids, or binds event
+ * channels of any domain, when the frontend asks (the sandbox tests).
  */
 #include <errno.h>
-#include <getopt.h>
-#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
+#include <sys/ptrace.h>
 #include <unistd.h>
 
+#include "common/daemon.h"
 #include "common/log.h"
-#include "common/loop.h"
-#include "common/super.h"
 #include "common/xbus.h"
 #include "common/xen.h"
 
@@ -42,6 +42,7 @@ struct xt_queue {
 };
 
 static int xt_net;	/* --net: netif's keys and rules */
+static int xt_misbehave;	/* --misbehave: see xt_forbidden() */
 
 struct xt_dev {
 	struct xen_gnttab *xg;
@@ -160,6 +161,66 @@ static int xt_connect_queue(struct xbus_dev *dev, struct xt_dev *x,
 	return xt_bind(dev, x, i, 0, a);
 }
 
+/*
+ * --misbehave: if the frontend wrote xtest-forbidden = "execve" or
+ * "ptrace", make that syscall here, as a worker taken over through its
+ * guest would; a sandboxed worker dies in it. Harmless where allowed (the
+ * program does not exist; we are nobody's tracee), and said in the log.
+ */
+static void xt_forbidden(struct xbus_dev *dev)
+{
+	char *argv[] = { "xtest-forbidden", NULL }, *what;
+	long r = -1;
+
+	if (!xt_misbehave || xbus_dev_read_fe(dev, "xtest-forbidden", &what))
+		return;
+	log_info(xbus_dev_name(dev), "misbehaving: calling %s", what);
+	errno = 0;
+	if (!strcmp(what, "execve"))
+		r = execve("/nonexistent/xtest-forbidden", argv, argv + 1);
+	else if (!strcmp(what, "ptrace"))
+		r = ptrace(PTRACE_PEEKDATA, getpid(), NULL, NULL);
+	log_info(xbus_dev_name(dev), "misbehaving: %s returned %ld (%s)", what,
+		 r, strerror(errno));
+	free(what);
+}
+
+/*
+ * --misbehave: if the frontend wrote xtest-bind = "<domid>:<port> ...", try
+ * to bind each of those event channels with a fresh handle (as an exploited
+ * worker would, to reach another guest) and log what happened; a
+ * sandboxed worker's handles are restricted to its own guest.
+ */
+static void xt_try_binds(struct xbus_dev *dev)
+{
+	char *list, *tok, *save;
+	struct xen_evtchn *xe;
+	unsigned int dom, port;
+	int rc;
+
+	if (!xt_misbehave || xbus_dev_read_fe(dev, "xtest-bind", &list))
+		return;
+	rc = xen_evtchn_open(&xe);
+	if (rc) {
+		log_info(xbus_dev_name(dev), "xtest-bind: open: %s",
+			 strerror(-rc));
+		free(list);
+		return;
+	}
+	for (tok = strtok_r(list, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		if (sscanf(tok, "%u:%u", &dom, &port) != 2)
+			continue;
+		rc = xen_evtchn_bind(xe, dom, port);
+		log_info(xbus_dev_name(dev), "xtest-bind %u:%u: %s", dom, port,
+			 rc < 0 ? strerror(-rc) : "bound");
+		if (rc >= 0)
+			xen_evtchn_unbind(xe, (uint32_t)rc);
+	}
+	xen_evtchn_close(xe);
+	free(list);
+}
+
 static int xt_connect(struct xbus_dev *dev)
 {
 	struct xt_dev *x = xbus_dev_priv(dev);
@@ -168,6 +229,8 @@ static int xt_connect(struct xbus_dev *dev)
 	unsigned int i;
 	int rc;
 
+	xt_forbidden(dev);
+	xt_try_binds(dev);
 	rc = xbus_dev_read_fe_uint(dev, "multi-queue-num-queues", 0xFFFFFFFFUL,
 				   &nq);
 	if (rc && rc != -ENOENT) {
@@ -221,143 +284,77 @@ static struct xbus_driver xt_driver = {
 };
 
 /* ------------------------------------------------------------ process */
-struct xt_main {
-	struct loop *loop;
-	struct loop_fd sig;
-	struct loop_timer idle;
-	struct xbus *xb;
+/* The process is common/daemon.c's, as for blkbackd: the same supervisor,
+ * workers and sandbox. Only the daemon's own options are here. */
+struct xt_conf {
+	struct daemon_conf d;
 };
 
-static struct xt_main M;
+static struct xt_conf xt_conf;
 
-static void xt_signal(struct loop_fd *lfd, uint32_t events)
+static int xt_opt_kinds(void *conf, const char *arg)
 {
-	struct signalfd_siginfo si;
+	struct xt_conf *c = conf;
 
-	if (read(lfd->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		log_info(NULL, "signal %u: stopping", si.ssi_signo);
-		loop_stop(M.loop);
+	if (strlen(arg) >= sizeof(c->d.kinds)) {
+		fprintf(stderr, "xtestd: --kinds: too long\n");
+		return -EINVAL;
 	}
+	snprintf(c->d.kinds, sizeof(c->d.kinds), "%s", arg);
+	return 0;
 }
 
-/* A worker lives as long as its guest has devices. */
-static void xt_idle(struct loop_timer *t)
+static int xt_opt_gate(void *conf, const char *arg)
 {
-	if (M.xb && xbus_ndevs(M.xb) == 0) {
-		log_info(NULL, "no devices left: exiting");
-		loop_stop(M.loop);
-	}
+	xt_driver.flags |= XBUS_F_HOTPLUG_GATE;
+	return 0;
 }
 
-static int split_kinds(char *list, const char **kinds, int max)
+/* netif: gated on the hotplug script, and torn down as soon as the
+ * frontend starts closing. */
+static int xt_opt_net(void *conf, const char *arg)
 {
-	int n = 0;
-	char *tok, *save;
-
-	for (tok = strtok_r(list, ",", &save); tok && n < max;
-	     tok = strtok_r(NULL, ",", &save))
-		kinds[n++] = tok;
-	kinds[n] = NULL;
-	return n;
+	xt_net = 1;
+	xt_driver.flags |= XBUS_F_HOTPLUG_GATE | XBUS_F_DISCONNECT_ON_CLOSING;
+	return 0;
 }
+
+static int xt_opt_misbehave(void *conf, const char *arg)
+{
+	xt_misbehave = 1;
+	return 0;
+}
+
+static const struct daemon_opt xt_opts[] = {
+	{ "kinds", 1, "backend kinds (as --set kinds=...)", xt_opt_kinds },
+	{ "hotplug-gate", 0, "Connected only after hotplug-status=connected",
+	  xt_opt_gate },
+	{ "net", 0, "netif's keys, hotplug gate, disconnect on Closing",
+	  xt_opt_net },
+	{ "misbehave", 0, "at connect, make the syscall the frontend's "
+	  "xtest-forbidden names, bind the ports xtest-bind names",
+	  xt_opt_misbehave },
+	{ .name = NULL },
+};
+
+static const struct xbus_driver *xt_get_driver(void *conf, struct loop *ctl)
+{
+	return &xt_driver;
+}
+
+static const struct daemon_def xt_def = {
+	.name = "xtestd",
+	.summary = "A test backend of kind xtest (tests/testd/xtestd.c).",
+	.default_kinds = "xtest",
+	.conf = &xt_conf,
+	.common_offset = offsetof(struct xt_conf, d),
+	.opts = xt_opts,
+	.driver = xt_get_driver,
+	/* A worker notices quickly that its guest has no device left. */
+	.tick_ms = 200,
+};
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "kinds", required_argument, NULL, 'k' },
-		{ "single", no_argument, NULL, 's' },
-		{ "worker", required_argument, NULL, 'w' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "hotplug-gate", no_argument, NULL, 'g' },
-		{ "net", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char kinds_buf[256] = "xtest", ident[32] = "xtestd";
-	const char *kinds[9];
-	enum log_level level = LOGL_INFO;
-	struct xbus_cfg xcfg;
-	struct super *sv = NULL;
-	int single = 0, worker = -1, c, rc;
-	sigset_t mask;
-
-	while ((c = getopt_long(argc, argv, "k:sw:l:gn", opts, NULL)) != -1) {
-		switch (c) {
-		case 'g':
-			xt_driver.flags |= XBUS_F_HOTPLUG_GATE;
-			break;
-		case 'n':
-			/* netif: gated on the hotplug script, and torn down as
-			 * soon as the frontend starts closing. */
-			xt_net = 1;
-			xt_driver.flags |= XBUS_F_HOTPLUG_GATE |
-					   XBUS_F_DISCONNECT_ON_CLOSING;
-			break;
-		case 'k':
-			snprintf(kinds_buf, sizeof(kinds_buf), "%s", optarg);
-			break;
-		case 's':
-			single = 1;
-			break;
-		case 'w':
-			worker = atoi(optarg);
-			break;
-		case 'l':
-			if (log_level_parse(optarg, &level)) {
-				fprintf(stderr, "xtestd: bad log level '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		default:
-			return 2;
-		}
-	}
-	if (split_kinds(kinds_buf, kinds, 8) == 0) {
-		fprintf(stderr, "xtestd: no backend kinds\n");
-		return 2;
-	}
-	if (worker >= 0)
-		snprintf(ident, sizeof(ident), "xtestd[dom%d]", worker);
-	log_setup(ident, LOG_TO_STDERR, level);
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	M.loop = loop_create("xtestd");
-	if (!M.loop)
-		return 1;
-	M.sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	M.sig.fn = xt_signal;
-	if (M.sig.fd < 0 || loop_fd_add(M.loop, &M.sig, EPOLLIN))
-		return 1;
-
-	if (single || worker >= 0) {
-		xcfg.kinds = kinds;
-		xcfg.fe_domid = worker;
-		rc = xbus_create(M.loop, &xcfg, &xt_driver, NULL, &M.xb);
-		if (rc) {
-			log_err(NULL, "cannot start: %s", strerror(-rc));
-			return 1;
-		}
-		if (worker >= 0) {
-			M.idle.fn = xt_idle;
-			loop_timer_arm(M.loop, &M.idle, 200, 200);
-		}
-	} else {
-		struct super_cfg scfg = { .kinds = kinds, .argv = argv };
-
-		rc = super_create(M.loop, &scfg, &sv);
-		if (rc) {
-			log_err(NULL, "cannot start the supervisor: %s",
-				strerror(-rc));
-			return 1;
-		}
-	}
-	log_info(NULL, "running (%s)", single ? "single process" :
-			worker >= 0 ? "worker" : "supervisor");
-	rc = loop_run(M.loop);
-	xbus_destroy(M.xb);
-	super_destroy(sv, 2000);
-	loop_destroy(M.loop);
-	return rc ? 1 : 0;
+	return daemon_main(&xt_def, argc, argv);
 }
