@@ -15,16 +15,29 @@
 #include "front/netfront.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <net/if_arp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <xen/io/xenbus.h>
 
 #include "front/xfront.h"
+#include "netback/pkt.h"
 
 #define NF_PAGE 4096u
 #define NF_DEF_PAGES 256u
@@ -33,6 +46,7 @@
 #define NF_TXN_TRIES 64
 #define NF_VERBOSE_MAX 16u
 #define NF_RX_COPY_THRESHOLD 256 /* Linux netfront's RX_COPY_THRESHOLD */
+#define NF_EXTRA_TYPE_XDP 5 /* only in Linux's copy of netif.h */
 #define NF_TXF_OFFLOAD (NETTXF_csum_blank | NETTXF_data_validated)
 #define NF_RXF_KNOWN                                                           \
 	(NETRXF_data_validated | NETRXF_csum_blank | NETRXF_more_data |        \
@@ -620,6 +634,20 @@ static int nf_rx_extras(struct nf_rxpkt *p)
 		case XEN_NETIF_EXTRA_TYPE_MCAST_ADD:
 		case XEN_NETIF_EXTRA_TYPE_MCAST_DEL:
 			break; /* meaningless on RX; Linux ignores them too */
+		case NF_EXTRA_TYPE_XDP: {
+			uint16_t hr;
+
+			/* Linux's netif.h: u.xdp.headroom, the first u16. */
+			memcpy(&hr, &e->u, sizeof(hr));
+			if (!in->xdp_headroom)
+				nf_rx_bad(p, "RX XDP extra we did not ask for");
+			else if (hr != in->xdp_headroom)
+				nf_rx_bad(p, "RX XDP headroom %u, not %u", hr,
+					  in->xdp_headroom);
+			p->m->has_xdp = true;
+			p->m->xdp_headroom = hr;
+			break;
+		}
 		default:
 			nf_rx_bad(p, "RX extra type %u", e->type);
 			break;
@@ -647,6 +675,7 @@ static int nf_rx_one(struct nf_queue *q, size_t *len, struct netfront_rxmeta *m)
 		return rc == -ENOENT ? 0 : rc;
 	memset(m, 0, sizeof(*m));
 	m->flags = r.rsp.flags & (NETRXF_data_validated | NETRXF_csum_blank);
+	m->offset = r.rsp.offset;
 	/* Linux allows one slot more when it pulls a small head. */
 	p.max = XEN_NETIF_NR_SLOTS_MIN +
 		(r.rsp.status <= NF_RX_COPY_THRESHOLD ? 1 : 0);
@@ -839,6 +868,416 @@ unsigned long netfront_violations(const struct netfront *nf, char *last,
 		}
 	}
 	return n;
+}
+
+/* --------------------------------------------- the guest's interface */
+
+/*
+ * The TAP mode: one pump thread per queue between a TAP queue of the
+ * guest's network namespace and the queue's rings. The packets' offload
+ * metadata crosses the TAP as a virtio-net header (native byte order).
+ */
+#define NF_TAP_BUDGET 64u
+/* Netfront's TSO cap: the wire's 64 KiB less room for headers. */
+#define NF_TAP_GSO_MAX 62000u
+#define NF_TAP_BUF (65536u + 4096u)
+
+struct nf_tapq {
+	struct netfront_tap *t;
+	unsigned int idx;
+	int fd;
+	pthread_t tid;
+	bool started;
+	uint8_t *buf; /* a packet from the interface */
+	size_t pending; /* its length; 0: none waits */
+	struct netfront_txmeta meta;
+	uint8_t *wbuf; /* a received packet we must touch */
+	struct netfront_tap_stats st;
+};
+
+struct netfront_tap {
+	struct netfront *nf;
+	char ifname[IFNAMSIZ];
+	int stop_fd;
+	volatile int stop;
+	unsigned int nq;
+	struct nf_tapq *q;
+};
+
+static void nf_tap_count(uint64_t *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * The kernel's packet and virtio-net header into netfront metadata, as
+ * xennet_start_xmit does with an skb: CHECKSUM_PARTIAL is csum_blank +
+ * data_validated where the backend can finish it, else we finish it here.
+ * false: drop it.
+ */
+static bool nf_tap_txmeta(struct nf_tapq *tq, const struct virtio_net_hdr *h,
+			  uint8_t *p, size_t len)
+{
+	const struct netfront_info *in = &tq->t->nf->info;
+	struct netfront_txmeta *m = &tq->meta;
+	struct pkt_l4 l;
+
+	memset(m, 0, sizeof(*m));
+	m->opts = NETFRONT_TX_MORE;
+	switch (h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		m->gso_type = XEN_NETIF_GSO_TYPE_TCPV4;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		m->gso_type = XEN_NETIF_GSO_TYPE_TCPV6;
+		break;
+	default:
+		return false;
+	}
+	m->gso_size = m->gso_type ? h->gso_size : 0;
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		bool ok = !pkt_parse_l4(p, len, &l) &&
+			  h->csum_start == l.l4 && h->csum_offset == l.csum_off;
+
+		if (ok && (!l.ipv6 || in->be_ipv6_csum > 0)) {
+			m->flags = NETTXF_csum_blank | NETTXF_data_validated;
+		} else {
+			if (m->gso_type ||
+			    pkt_csum_complete(p, len, h->csum_start,
+					      h->csum_offset))
+				return false;
+			m->flags = NETTXF_data_validated;
+			nf_tap_count(&tq->st.csum_sw);
+		}
+	} else if (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) {
+		m->flags = NETTXF_data_validated;
+	}
+	return true;
+}
+
+/* The interface -> the TX ring; returns the packets put, or -EAGAIN when
+ * the ring is full with one packet waiting. */
+static int nf_tap_to_ring(struct nf_tapq *tq)
+{
+	struct netfront *nf = tq->t->nf;
+	unsigned int n = 0;
+
+	while (n < NF_TAP_BUDGET) {
+		int rc;
+
+		if (!tq->pending) {
+			struct virtio_net_hdr h;
+			struct iovec iov[2] = {
+				{ &h, sizeof(h) },
+				{ tq->buf, NF_TAP_BUF },
+			};
+			ssize_t r = readv(tq->fd, iov, 2);
+
+			if (r < 0 || (size_t)r <= sizeof(h))
+				break;
+			r -= (ssize_t)sizeof(h);
+			if (!nf_tap_txmeta(tq, &h, tq->buf, (size_t)r)) {
+				nf_tap_count(&tq->st.to_ring_dropped);
+				continue;
+			}
+			tq->pending = (size_t)r;
+		}
+		rc = netfront_send(nf, tq->idx, tq->buf, tq->pending,
+				   &tq->meta);
+		if (rc == -EAGAIN)
+			return -EAGAIN;
+		tq->pending = 0;
+		if (rc)
+			nf_tap_count(&tq->st.to_ring_dropped);
+		else
+			nf_tap_count(&tq->st.to_ring);
+		n++;
+	}
+	return (int)n;
+}
+
+/* A received packet -> the interface (xennet_poll + skb_checksum_setup). */
+static void nf_tap_rx(void *arg, unsigned int qi, const void *data,
+		      size_t len, const struct netfront_rxmeta *m)
+{
+	struct nf_tapq *tq = arg;
+	struct virtio_net_hdr h;
+	const uint8_t *p = data;
+	struct pkt_l4 l;
+	bool parsed = false;
+	struct iovec iov[2];
+
+	memset(&h, 0, sizeof(h));
+	if ((m->flags & NETRXF_csum_blank) || m->gso_type) {
+		if (pkt_parse_l4(p, len, &l)) {
+			/* Netfront cannot set up the checksum: dropped. */
+			nf_tap_count(&tq->st.to_kernel_dropped);
+			return;
+		}
+		parsed = true;
+	}
+	if (m->flags & NETRXF_csum_blank) {
+		h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h.csum_start = l.l4;
+		h.csum_offset = l.csum_off;
+	} else if (m->flags & NETRXF_data_validated) {
+		h.flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	}
+	if (m->gso_type && parsed) {
+		if (l.proto != PKT_PROTO_TCP ||
+		    l.ipv6 != (m->gso_type == XEN_NETIF_GSO_TYPE_TCPV6)) {
+			nf_tap_count(&tq->st.to_kernel_dropped);
+			return;
+		}
+		h.gso_type = l.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
+				      VIRTIO_NET_HDR_GSO_TCPV4;
+		h.gso_size = m->gso_size;
+		h.hdr_len = (uint16_t)(l.l4 + l.l4_hlen);
+		if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+			/* GSO is a partial checksum, whatever was said. */
+			memcpy(tq->wbuf, data, len);
+			pkt_csum_seed(tq->wbuf, len, &l);
+			p = tq->wbuf;
+			h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+			h.csum_start = l.l4;
+			h.csum_offset = l.csum_off;
+		}
+	}
+	iov[0] = (struct iovec){ &h, sizeof(h) };
+	iov[1] = (struct iovec){ (void *)p, len };
+	if (writev(tq->fd, iov, 2) < 0)
+		nf_tap_count(&tq->st.to_kernel_dropped);
+	else
+		nf_tap_count(&tq->st.to_kernel);
+}
+
+/* Arm both rings, then sleep on the channel, the interface, the stop. */
+static void nf_tap_wait(struct nf_tapq *tq, bool want_tap)
+{
+	struct nf_queue *q = &tq->t->nf->q[tq->idx];
+	struct pollfd pfd[3];
+	int port;
+
+	if (q->stage_pos < q->stage_n)
+		return;
+	if (!q->broken && (ring_front_final_check(&q->tx.f) ||
+			   ring_front_final_check(&q->rx.f)))
+		return;
+	pfd[0] = (struct pollfd){ .fd = xen_evtchn_fd(q->xe), .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = tq->t->stop_fd, .events = POLLIN };
+	pfd[2] = (struct pollfd){ .fd = tq->fd, .events = POLLIN };
+	if (poll(pfd, want_tap && !q->broken ? 3 : 2, 1000) <= 0)
+		return;
+	if (pfd[0].revents & POLLIN) {
+		port = xen_evtchn_pending(q->xe);
+		if (port >= 0)
+			xen_evtchn_unmask(q->xe, (uint32_t)port);
+	}
+}
+
+static void *nf_tap_pump(void *arg)
+{
+	struct nf_tapq *tq = arg;
+	struct netfront *nf = tq->t->nf;
+
+	while (!__atomic_load_n(&tq->t->stop, __ATOMIC_ACQUIRE)) {
+		int sent, got;
+
+		if (nf->q[tq->idx].broken) {
+			nf_tap_wait(tq, false);
+			continue;
+		}
+		sent = nf_tap_to_ring(tq);
+		netfront_kick(nf, tq->idx);
+		got = netfront_poll(nf, tq->idx, nf_tap_rx, tq, NF_TAP_BUDGET);
+		if (sent == (int)NF_TAP_BUDGET || got == (int)NF_TAP_BUDGET)
+			continue;
+		nf_tap_wait(tq, sent != -EAGAIN);
+	}
+	return NULL;
+}
+
+/* The interface's TSO size, by rtnetlink (IFLA_GSO_MAX_SIZE). */
+static int nf_tap_gso_max(const char *ifname, uint32_t size)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct rtattr rta;
+		uint32_t val;
+	} req;
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr err;
+	} ack;
+	int s, rc;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_type = RTM_NEWLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)if_nametoindex(ifname);
+	req.rta.rta_type = IFLA_GSO_MAX_SIZE;
+	req.rta.rta_len = RTA_LENGTH(sizeof(uint32_t));
+	req.val = size;
+	if (!req.ifi.ifi_index)
+		return -errno;
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (s < 0)
+		return -errno;
+	rc = send(s, &req, sizeof(req), 0) < 0 ? -errno : 0;
+	if (!rc && recv(s, &ack, sizeof(ack), 0) < (ssize_t)sizeof(ack.nh))
+		rc = -EIO;
+	if (!rc && ack.nh.nlmsg_type == NLMSG_ERROR)
+		rc = ack.err.error;
+	close(s);
+	return rc;
+}
+
+static int nf_tap_open(const char *ifname)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, TUNSETIFF, &ifr)) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+void netfront_tap_stop(struct netfront_tap *t)
+{
+	if (!t)
+		return;
+	__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+	if (t->stop_fd >= 0 && eventfd_write(t->stop_fd, 1))
+		fprintf(stderr, "netfront: cannot wake the pumps\n");
+	for (unsigned int i = 0; i < t->nq; i++) {
+		struct nf_tapq *tq = &t->q[i];
+
+		if (tq->started)
+			pthread_join(tq->tid, NULL);
+		if (tq->fd >= 0)
+			close(tq->fd);
+		free(tq->buf);
+		free(tq->wbuf);
+	}
+	if (t->stop_fd >= 0)
+		close(t->stop_fd);
+	free(t->q);
+	free(t);
+}
+
+int netfront_tap_start(struct netfront *nf, const char *ifname,
+		       struct netfront_tap **out)
+{
+	const struct netfront_info *in = &nf->info;
+	struct netfront_tap *t;
+	unsigned long offl = TUN_F_CSUM;
+	struct ifreq ifr;
+	int hdr = (int)sizeof(struct virtio_net_hdr), rc;
+
+	if (!ifname[0] || strlen(ifname) >= IFNAMSIZ)
+		return nf_fail(-EINVAL, "bad interface name '%s'", ifname);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return nf_fail(-ENOMEM, "memory");
+	t->nf = nf;
+	t->stop_fd = -1;
+	snprintf(t->ifname, sizeof(t->ifname), "%s", ifname);
+	t->q = calloc(in->num_queues, sizeof(*t->q));
+	if (!t->q) {
+		free(t);
+		return nf_fail(-ENOMEM, "memory");
+	}
+	t->nq = in->num_queues;
+	for (unsigned int i = 0; i < t->nq; i++)
+		t->q[i].fd = -1;
+	for (unsigned int i = 0; i < t->nq; i++) {
+		struct nf_tapq *tq = &t->q[i];
+
+		tq->t = t;
+		tq->idx = i;
+		tq->fd = nf_tap_open(ifname);
+		tq->buf = malloc(NF_TAP_BUF);
+		tq->wbuf = malloc(NETFRONT_RX_MAX_PKT);
+		if (tq->fd < 0) {
+			rc = nf_fail(tq->fd, "TAP %s queue %u: %s", ifname, i,
+				     strerror(-tq->fd));
+			goto err_stop;
+		}
+		if (!tq->buf || !tq->wbuf) {
+			rc = nf_fail(-ENOMEM, "memory");
+			goto err_stop;
+		}
+	}
+	/* What the kernel may hand us: what both ends said (the IPv4
+	 * checksum always, as netfront's NETIF_F_IP_CSUM; GSO only with SG,
+	 * when we asked for it too). */
+	if (in->sg && in->be_sg > 0 && in->gso_tcpv4 && in->be_gso_tcpv4 > 0)
+		offl |= TUN_F_TSO4;
+	if (in->sg && in->be_sg > 0 && in->gso_tcpv6 &&
+	    in->be_gso_tcpv6 > 0 && in->be_ipv6_csum > 0)
+		offl |= TUN_F_TSO6;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, in->mac, 6);
+	if (ioctl(t->q[0].fd, TUNSETVNETHDRSZ, &hdr) ||
+	    ioctl(t->q[0].fd, TUNSETOFFLOAD, offl) ||
+	    (in->have_mac && ioctl(t->q[0].fd, SIOCSIFHWADDR, &ifr))) {
+		rc = nf_fail(-errno, "TAP %s setup: %s", ifname,
+			     strerror(errno));
+		goto err_stop;
+	}
+	rc = nf_tap_gso_max(ifname, NF_TAP_GSO_MAX);
+	if (rc) {
+		rc = nf_fail(rc, "TAP %s gso_max_size: %s", ifname,
+			     strerror(-rc));
+		goto err_stop;
+	}
+	t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->stop_fd < 0) {
+		rc = nf_fail(-errno, "eventfd");
+		goto err_stop;
+	}
+	for (unsigned int i = 0; i < t->nq; i++) {
+		rc = -pthread_create(&t->q[i].tid, NULL, nf_tap_pump, &t->q[i]);
+		if (rc) {
+			rc = nf_fail(rc, "pump thread");
+			goto err_stop;
+		}
+		t->q[i].started = true;
+	}
+	*out = t;
+	return 0;
+
+err_stop:
+	netfront_tap_stop(t);
+	return rc;
+}
+
+void netfront_tap_stats(const struct netfront_tap *t,
+			struct netfront_tap_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int i = 0; t && i < t->nq; i++) {
+		const uint64_t *f = (const uint64_t *)&t->q[i].st;
+		uint64_t *o = (uint64_t *)out;
+
+		for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+			o[k] += __atomic_load_n(&f[k], __ATOMIC_RELAXED);
+	}
 }
 
 /* ------------------------------------------------------------- hooks */
@@ -1324,6 +1763,7 @@ int netfront_connect(struct netfront **out, const struct netfront_cfg *cfg)
 			rc = nf_fail(rc, "write xdp-headroom");
 			goto err_free;
 		}
+		in->xdp_headroom = cfg->xdp_headroom;
 	}
 	rc = nf_write_keys_txn(nf);
 	if (rc)
@@ -1366,6 +1806,32 @@ int netfront_connect(struct netfront **out, const struct netfront_cfg *cfg)
 err_free:
 	nf_free(nf, true);
 	return rc;
+}
+
+int netfront_set_xdp_headroom(struct netfront *nf, unsigned int headroom)
+{
+	unsigned int to = nf->cfg.timeout_ms;
+	int rc, s;
+
+	if (nf->info.be_xdp_headroom <= 0)
+		return nf_fail(-EOPNOTSUPP, "no feature-xdp-headroom");
+	rc = xfront_write(&nf->xf, XEN_TXN_NONE, "xdp-headroom", "%u",
+			  headroom);
+	if (!rc)
+		rc = xfront_set_state(&nf->xf, XenbusStateReconfiguring);
+	if (rc)
+		return nf_fail(rc, "write xdp-headroom / Reconfiguring");
+	s = xfront_wait_be(&nf->xf,
+			   XF_STATE(0) | XF_STATE(XenbusStateReconfigured) |
+				   XF_STATE(XenbusStateClosing) |
+				   XF_STATE(XenbusStateClosed),
+			   to);
+	if (s != XenbusStateReconfigured)
+		return s == -ETIMEDOUT ? nf_fail(s, "no Reconfigured")
+				       : nf_fail(-EPROTO, "backend state %d", s);
+	nf->info.xdp_headroom = headroom;
+	rc = xfront_set_state(&nf->xf, XenbusStateConnected);
+	return rc ? nf_fail(rc, "write Connected") : 0;
 }
 
 int netfront_close(struct netfront *nf)

@@ -93,6 +93,7 @@ struct netfront_info {
 	unsigned int tx_pages, rx_pages, rx_fill;
 	/* What we wrote. */
 	bool sg, gso_tcpv4, gso_tcpv6, ipv6_csum, no_csum_offload;
+	unsigned int xdp_headroom; /* written (0 if the backend has none) */
 	/* What the backend advertised (-1: key absent, else its value). */
 	long be_rx_copy, be_rx_flip, be_sg, be_gso_tcpv4, be_gso_tcpv6;
 	long be_ipv6_csum, be_split, be_max_queues, be_ctrl_ring;
@@ -177,6 +178,9 @@ struct netfront_rxmeta {
 	uint8_t gso_type; /* from a GSO extra; NONE if none */
 	uint16_t gso_size;
 	bool has_hash; /* a HASH extra came along */
+	bool has_xdp; /* an XDP extra came along (only if we asked) */
+	uint16_t xdp_headroom; /* ...with this headroom */
+	uint16_t offset; /* where the first slot's data started */
 	uint8_t hash_type, hash_alg;
 	uint32_t hash;
 	unsigned int slots; /* data slots it arrived in */
@@ -247,6 +251,56 @@ void netfront_stats(const struct netfront *nf, unsigned int q,
  */
 unsigned long netfront_violations(const struct netfront *nf, char *last,
 				  size_t len);
+
+/* ------------------------------------------- the guest's network device */
+
+struct netfront_tap;
+
+/*
+ * netfront_tap_start - make @nf a network interface of the calling
+ * process's network namespace, as xen-netfront makes it one of the guest:
+ * a TAP named @ifname (IFF_VNET_HDR, one TAP queue per netfront queue, the
+ * frontend's MAC from fe/mac, TSO capped below the 64 KiB wire limit like
+ * netfront's), and one thread per queue moving packets both ways. What the
+ * kernel sends on the interface goes out with netfront_send, its checksum
+ * and GSO metadata turned into csum_blank / data_validated and a GSO extra
+ * (only what the backend advertised: IPv4 checksum always, IPv6 with
+ * feature-ipv6-csum-offload, GSO with feature-sg and feature-gso-*;
+ * anything else is finished in software first); what the backend delivers
+ * goes into the interface with a virtio-net header (csum_blank becomes a
+ * partial checksum the kernel accepts, a GSO extra a GSO packet). The
+ * interface is left down: configure it (ip addr, ip link set up) as the
+ * guest's. While it runs, nothing else may use @nf's queues (reading
+ * netfront_stats and netfront_violations is fine). Blocks only to create
+ * the threads. 0, or -errno (netfront_last_error says why).
+ */
+int netfront_tap_start(struct netfront *nf, const char *ifname,
+		       struct netfront_tap **out);
+
+/* Stop the threads and close the interface (it vanishes). NULL-safe. */
+void netfront_tap_stop(struct netfront_tap *t);
+
+struct netfront_tap_stats {
+	uint64_t to_ring; /* packets from the interface put on TX rings */
+	uint64_t to_ring_dropped; /* too big, bad metadata, queue stopped */
+	uint64_t to_kernel; /* packets from RX rings written to the interface */
+	uint64_t to_kernel_dropped; /* the interface refused them */
+	uint64_t csum_sw; /* checksums finished here (not offloadable) */
+};
+
+/* Counters summed over the queues (any thread; a snapshot). */
+void netfront_tap_stats(const struct netfront_tap *t,
+			struct netfront_tap_stats *out);
+
+/*
+ * netfront_set_xdp_headroom - what xennet_xdp_set does on the bus when an
+ * XDP program comes or goes: write xdp-headroom = @headroom, Reconfiguring,
+ * wait for the backend's Reconfigured, Connected again. From then on the
+ * first slot of each received packet is expected at that offset, with an
+ * XDP extra saying so. No queue call may run meanwhile. 0, -EOPNOTSUPP
+ * (the backend offers no feature-xdp-headroom), -ETIMEDOUT, -errno.
+ */
+int netfront_set_xdp_headroom(struct netfront *nf, unsigned int headroom);
 
 /* ----------------------------------------- hooks for hostile frontends */
 

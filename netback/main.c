@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+/*
+ * netbackd - the netif backend daemon: serves the virtual NICs of Xen
+ * guests through a TAP device per vif (vif<domid>.<devid>), which the
+ * toolstack's vif hotplug script bridges as it bridges Linux netback's.
+ *
+ *   netbackd [--config FILE] [--set KEY=VALUE]... [--single]
+ *            [--log-level L] [--syslog] [--help]
+ *   netbackd [--config FILE] [--set run-dir=DIR] --stats [--json]
+ *
+ * This file only describes the daemon: its configuration keys, their
+ * defaults and checks, and its hooks. The process (command line,
+ * supervisor and workers, signals, control socket, sandbox) is
+ * common/daemon.c; the control plane is xenbus.c, the data path netq.c,
+ * tx.c and rx.c, the host side port_tap.c.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/daemon.h"
+#include "netback/netback.h"
+#include "netback/port.h"
+
+/* The daemon's settings: the common keys, then netif's own. */
+struct netd_conf {
+	struct daemon_conf d;
+	struct nb_conf nb;
+};
+
+#define NC(field) offsetof(struct netd_conf, nb.field)
+
+static const struct cfg_key nb_keys[] = {
+	{ "port", CFG_STR, NC(port), sizeof(((struct nb_conf *)0)->port), 0, 0,
+	  NULL, "host side of each vif: tap" },
+	{ "max-queues", CFG_UINT, NC(max_queues), 0, 0, NB_MAX_QUEUES, NULL,
+	  "queues offered per vif; 0: online CPUs, at most 8" },
+	{ "split-event-channels", CFG_BOOL, NC(split), 0, 0, 0, NULL,
+	  "offer split TX/RX event channels" },
+	{ "xdp-headroom", CFG_BOOL, NC(xdp), 0, 0, 0, NULL,
+	  "offer feature-xdp-headroom (Reconfiguring/Reconfigured)" },
+	{ "fatal-slots", CFG_UINT, NC(fatal_slots), 0, NB_LEGACY_SLOTS, 1024,
+	  NULL, "a packet of this many slots disables the vif (Linux: 20)" },
+	{ "rx-queue-kib", CFG_UINT, NC(rx_queue_kib), 0, 64, 65536, NULL,
+	  "guest-RX queue per ring, KiB; beyond, packets are dropped" },
+	{ "rx-queue-packets", CFG_UINT, NC(rx_queue_pkts), 0, 16, 65536, NULL,
+	  "guest-RX queue per ring, packets" },
+	{ "rx-drain-ms", CFG_UINT, NC(rx_drain_ms), 0, 10, 600000, NULL,
+	  "a packet the guest has no buffer for this long is dropped" },
+	CFG_END,
+};
+
+static struct netd_conf conf = {
+	.nb = {
+		.port = "tap",
+		.split = 1,
+		.xdp = 1,
+		.fatal_slots = NB_FATAL_SLOTS_DEF,
+		.rx_queue_kib = 512,	/* Linux: half a ring of pages */
+		.rx_queue_pkts = 512,
+		.rx_drain_ms = 10000,	/* Linux's rx_drain_timeout_msecs */
+	},
+};
+
+static int netd_validate(void *arg, char *err, size_t errlen)
+{
+	struct netd_conf *c = arg;
+
+	if (!port_find(c->nb.port)) {
+		snprintf(err, errlen, "port: '%s' is not a port type (tap)",
+			 c->nb.port);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct xbus_driver *netd_driver(void *arg, struct loop *ctl)
+{
+	struct netd_conf *c = arg;
+
+	return nb_xbus_driver(&c->nb, ctl);
+}
+
+static void netd_describe(const void *arg, char *buf, size_t len)
+{
+	const struct netd_conf *c = arg;
+
+	snprintf(buf, len, "port %s, max-queues %u", c->nb.port,
+		 c->nb.max_queues);
+}
+
+static void netd_dump_stats(void *arg, FILE *out, int json)
+{
+	nb_dump_stats(out, json);
+}
+
+/*
+ * A worker creates the TAP of a vif that appears after it started, and
+ * sets the TAP's offloads, carrier and MTU when a frontend connects: TUN
+ * and interface ioctls, and the socket they go through.
+ */
+static const char *const netd_syscalls[] = { "ioctl", "socket", NULL };
+
+static const struct daemon_def netd_def = {
+	.name = "netbackd",
+	.summary = "Serves the virtual network interfaces (netif) of Xen "
+		   "guests through TAP devices.",
+	.default_kinds = "vif",
+	.keys = nb_keys,
+	.conf = &conf,
+	.common_offset = offsetof(struct netd_conf, d),
+	.validate = netd_validate,
+	.driver = netd_driver,
+	.describe = netd_describe,
+	.dump_stats = netd_dump_stats,
+	.extra_syscalls = netd_syscalls,
+};
+
+int main(int argc, char **argv)
+{
+	return daemon_main(&netd_def, argc, argv);
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netq.h - the inside of a queue, shared by its three files and nothing
+ * else: netq.c (life cycle, events, messages), tx.c (guest TX) and rx.c
+ * (guest RX). The contract for the control plane is in netback.h.
+ *
+ * Everything in struct netq belongs to the queue's thread once it runs;
+ * the control thread touches it only before the thread starts and after it
+ * was joined.
+ */
+#ifndef PVBACK_NETBACK_NETQ_H
+#define PVBACK_NETBACK_NETQ_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "common/log.h"
+#include "common/loop.h"
+#include "common/xen.h"
+#include "netback/netback.h"
+#include "netback/port.h"
+#include "ring/ring.h"
+
+/* ------------------------------------------------------------ guest TX */
+
+enum netq_tx_verdict {
+	NETQ_TX_OK,		/* a packet to copy and pass on */
+	NETQ_TX_DROP,		/* answer every slot with an error */
+	NETQ_TX_FATAL,		/* disable the vif; answer nothing */
+	NETQ_TX_MCAST,		/* an MCAST_ADD/DEL request, no packet */
+};
+
+/*
+ * What one packet's slots say, decided from the private copies alone by
+ * netq_tx_plan(). Slot layout on the ring: the first data slot, then
+ * nextras extra-info slots, then nfrags more data slots.
+ */
+struct netq_tx_plan {
+	enum netq_tx_verdict verdict;
+	int reason;			/* NETQ_TXD_* (DROP), NETQ_F_* (FATAL) */
+	unsigned int nslots;		/* ring slots it takes, extras included */
+	unsigned int nextras;
+	unsigned int nfrags;		/* data slots after the first */
+	uint16_t total;			/* the packet's length */
+	uint16_t first_len;		/* bytes in the first slot */
+	uint16_t flags;			/* the first slot's NETTXF_* */
+	unsigned int extra_mask;	/* bit t: an extra of type t came */
+	struct netif_extra_info extras[NB_EXTRA_TYPE_MAX - 1];
+};
+
+/*
+ * netq_tx_plan - read the packet starting at @r[0] out of the @avail
+ * copied slots @r[0..avail) and decide what to do with it, with Linux
+ * netback's drop-versus-fatal rules (spec/netif-xenbus.md) and
+ * @fatal_slots as the malicious bound. Pure; never trusts a field.
+ */
+void netq_tx_plan(const union ring_netif_tx_req *r, unsigned int avail,
+		  unsigned int fatal_slots, struct netq_tx_plan *p);
+
+/* A packet of the current sweep. */
+struct netq_txpkt {
+	struct netq_tx_plan p;
+	uint32_t slot;			/* index of its first slot in txreqs */
+	uint32_t off;			/* its bytes in the TX arena */
+	uint8_t copy_failed;
+};
+
+/* ------------------------------------------------------------ guest RX */
+
+/* A packet waiting for the frontend's buffers. */
+struct netq_rxpkt {
+	uint32_t off;			/* in the RX arena */
+	uint32_t len;
+	uint64_t t_ms;			/* when it was queued */
+	struct port_meta meta;
+};
+
+/* ------------------------------------------------------------ the queue */
+
+struct netq {
+	char name[64];
+	unsigned int index;
+	unsigned int domid;
+	struct loop *loop;
+	pthread_t tid;
+	int thread_started;
+
+	/* Xen handles: this queue's own, used by its thread only. */
+	struct xen_gnttab *xg;
+	struct xen_evtchn *xe;
+	int port_tx, port_rx;		/* local ports; equal if not split */
+	void *tx_ring_addr, *rx_ring_addr;
+	struct ring_netif_tx_back tx;
+	struct ring_netif_rx_back rx;
+	struct loop_fd ev_lfd;
+
+	/* The host side. */
+	const struct port_ops *pops;
+	struct port *port;
+	unsigned int pq;
+	struct loop_fd port_lfd;
+	int port_watched;
+
+	struct netq_features feat;
+	struct netq_mcast *mcast;
+	unsigned int fatal_slots;
+
+	/* Grant copies of one sweep (TX) or one flush (RX). */
+	struct xen_gcopy *gc;
+	uint32_t *gc_who;		/* TX: packet; RX: response index */
+	unsigned int ngc, gc_max;
+
+	/* Guest TX: the slots of one sweep, its packets, their bytes. */
+	union ring_netif_tx_req *txreqs;
+	struct netq_txpkt *txpkts;
+	unsigned char *tx_arena;
+	size_t tx_arena_bytes;
+
+	/* Credit-based rate limit on guest TX (Linux's tx_credit_*). */
+	uint64_t credit_bytes;		/* 0: unlimited */
+	uint64_t credit_usec;
+	uint64_t remaining_credit;
+	uint64_t window_start_us;
+	struct loop_timer credit_timer;
+	int credit_armed;
+
+	/* Guest RX: the bounded queue (a descriptor ring over an arena). */
+	struct netq_rxpkt *rxq;
+	unsigned int rxq_size;		/* descriptors (power of two) */
+	unsigned int rxq_max_pkts;
+	size_t rxq_max_bytes;
+	uint32_t rxq_head, rxq_tail;	/* free-running */
+	size_t rxq_bytes;
+	unsigned char *rx_arena;
+	size_t rx_arena_bytes;
+	size_t rx_arena_tail;		/* where the next packet goes */
+	unsigned char *rx_scratch;	/* reads that are dropped */
+	unsigned int rx_drain_ms;
+	struct loop_timer drain_timer;
+	int drain_armed;
+	int rx_waiting;			/* armed req_event for buffers */
+	struct netif_rx_request *rxreqs;
+	union ring_netif_rx_rsp *rxrsps;
+
+	int disabled;			/* the vif is disabled: serve nothing */
+	int fatal_sent;
+
+	struct loop *ctl;
+	void (*fatal_fn)(void *arg, unsigned int index, int class);
+	void *fatal_arg;
+
+	struct netq_stats st;
+	struct log_rl rl;		/* for everything a guest can cause */
+};
+
+/* tx.c: serve the TX ring until it is empty (bounded), answer, notify. */
+void netq_tx_sweep(struct netq *q);
+/* tx.c: the credit timer fired. */
+void netq_tx_credit(struct netq *q);
+
+/* rx.c: take what the port has (bounded) into the queue, then flush. */
+void netq_rx_port_ready(struct netq *q);
+/* rx.c: copy queued packets into the frontend's buffers, notify once. */
+void netq_rx_flush(struct netq *q);
+/* rx.c: drop packets queued longer than rx_drain_ms. */
+void netq_rx_expire(struct netq *q);
+/* rx.c: drop everything queued (disable, stop), counted as @why. */
+void netq_rx_purge(struct netq *q, enum netq_rxdrop why);
+
+/* netq.c: the frontend broke a fatal rule: stop serving, tell the
+ * control thread (once). */
+void netq_fatal(struct netq *q, enum netq_fatal class);
+/* netq.c: stop polling the port (disabled, stopping, or broken). */
+void netq_port_unwatch(struct netq *q);
+/* netq.c: run the grant copies queued in q->gc (one call). */
+void netq_gcopy_run(struct netq *q);
+uint64_t netq_now_us(void);
+
+#endif

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * port.h - the host side of a vif behind a small ops table: where guest-TX
+ * packets go and guest-RX packets come from. port_tap.c is a Linux TAP
+ * device (vif<domid>.<devid>, multi-queue, with a virtio-net header, which
+ * the vif-bridge hotplug script attaches to a bridge); a DPDK port is the
+ * next one.
+ *
+ * A port has queues 0..n-1, one per ring pair of the vif. Packets carry
+ * their offload metadata in struct port_meta, which has the meaning of a
+ * virtio-net header: a partial checksum to finish (the sum from
+ * csum_start to the end goes at csum_start + csum_offset), a checksum
+ * already verified, and TCP segmentation to do (GSO).
+ *
+ * Threading: create, destroy, set_queues, set_offloads, set_carrier and
+ * set_mtu run on the control thread; recv and send on queue q run on that
+ * queue's thread only, and never block (the fds are non-blocking). Every
+ * call returns 0 (or a count) or -errno.
+ */
+#ifndef PVBACK_NETBACK_PORT_H
+#define PVBACK_NETBACK_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct port;
+
+#define PORT_F_NEEDS_CSUM 1	/* finish the checksum (csum_start/offset) */
+#define PORT_F_DATA_VALID 2	/* the checksum was verified */
+
+#define PORT_GSO_NONE 0
+#define PORT_GSO_TCPV4 1
+#define PORT_GSO_TCPV6 2
+
+struct port_meta {
+	uint8_t flags;		/* PORT_F_* */
+	uint8_t gso_type;	/* PORT_GSO_* */
+	uint16_t gso_size;	/* MSS */
+	uint16_t hdr_len;	/* Ethernet + IP + TCP headers, for GSO */
+	uint16_t csum_start;
+	uint16_t csum_offset;
+};
+
+/* What the host side may hand us on guest RX (set_offloads). */
+#define PORT_OFFL_CSUM 1	/* partial checksums */
+#define PORT_OFFL_TSO4 2	/* TCPv4 GSO (needs CSUM) */
+#define PORT_OFFL_TSO6 4	/* TCPv6 GSO (needs CSUM) */
+
+/* The largest packet recv hands over (a 64 KiB GSO frame and headers). */
+#define PORT_MAX_PKT (65536u + 256u)
+
+struct port_cfg {
+	const char *ifname;	/* e.g. "vif1.0"; must be free */
+	unsigned int max_queues;
+	unsigned int mtu;	/* 0: leave the default */
+};
+
+struct port_ops {
+	const char *name;
+	/*
+	 * Create the host device with queue 0 attached, carrier off. 0, or
+	 * -errno with a reason in @err (-EEXIST: the name is taken).
+	 */
+	int (*create)(const struct port_cfg *cfg, struct port **out, char *err,
+		      size_t errlen);
+	void (*destroy)(struct port *p);	/* NULL-safe */
+	/* The host-side name (the TAP's interface name). */
+	const char *(*ifname)(const struct port *p);
+	/* Attach queues 0..n-1 and detach the rest (1 <= n <= max_queues). */
+	int (*set_queues)(struct port *p, unsigned int n);
+	int (*set_offloads)(struct port *p, unsigned int offl);
+	int (*set_carrier)(struct port *p, int up);
+	int (*set_mtu)(struct port *p, unsigned int mtu);
+	/* An fd that polls readable when queue @q has packets; -errno. */
+	int (*queue_fd)(struct port *p, unsigned int q);
+	/*
+	 * Take one packet from queue @q into @buf (@cap >= PORT_MAX_PKT):
+	 * its length, -EAGAIN if none is there, -EMSGSIZE if it did not fit
+	 * (taken and dropped), other -errno.
+	 */
+	int (*recv)(struct port *p, unsigned int q, void *buf, size_t cap,
+		    struct port_meta *m);
+	/* Hand one packet to queue @q. 0, -EAGAIN (no room now), -errno. */
+	int (*send)(struct port *p, unsigned int q, const void *buf, size_t len,
+		    const struct port_meta *m);
+};
+
+/* The port type called @name ("tap"), or NULL. */
+const struct port_ops *port_find(const char *name);
+
+extern const struct port_ops port_tap_ops;
+
+#endif

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+/*
+ * nethostile.c - see nethostile.h. The hostile guest is a forked process
+ * (domain 1) speaking a line protocol over two pipes; the honest guest is
+ * a netscen TAP guest (domain 2).
+ */
+#include "lib/nethostile.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xen/io/xenbus.h>
+
+#include "common/xen.h"
+#include "lib/check.h"
+
+#define HONEST_IP "10.240.0.1"
+#define HOST_IP "10.240.0.2"
+
+struct hostile_arg {
+	nh_attack_fn attack;
+	const struct netfront_cfg *cfg;
+	int rd, wr;
+};
+
+/* Back to Initialising and a fresh connect (a frontend's reboot). */
+static int nh_reconnect(struct netfront **nf, const struct netfront_cfg *cfg)
+{
+	struct xen_store *xs;
+	char p[320], be[320], *v = NULL;
+	int rc, i;
+
+	snprintf(p, sizeof(p), "%s/state", netfront_info(*nf)->fe_path);
+	snprintf(be, sizeof(be), "%s/state", netfront_info(*nf)->be_path);
+	netfront_close(*nf);
+	*nf = NULL;
+	rc = xen_store_open(&xs);
+	if (rc)
+		return rc;
+	rc = xen_store_write(xs, XEN_TXN_NONE, p, "1");
+	/* The backend sees the reset and goes back to InitWait. */
+	for (i = 0; !rc && i < 500; i++) {
+		if (!xen_store_read(xs, XEN_TXN_NONE, be, &v, NULL) &&
+		    !strcmp(v, "2")) {
+			free(v);
+			break;
+		}
+		free(v);
+		v = NULL;
+		usleep(10000);
+	}
+	xen_store_close(xs);
+	return rc ?: netfront_connect(nf, cfg);
+}
+
+static int hostile_main(void *arg)
+{
+	struct hostile_arg *a = arg;
+	struct netfront *nf = NULL;
+	char line[512], reply[512];
+
+	if (netfront_connect(&nf, a->cfg)) {
+		net_say(a->wr, "error %s", netfront_last_error());
+		return 2;
+	}
+	net_say(a->wr, "ok");
+	while (!net_hear(a->rd, line, sizeof(line), 60000)) {
+		if (!strcmp(line, "quit"))
+			break;
+		if (!strcmp(line, "reconnect")) {
+			int rc = nh_reconnect(&nf, a->cfg);
+
+			net_say(a->wr, rc ? "error %d %s" : "ok", rc,
+				netfront_last_error());
+			if (rc)
+				return 2;
+			continue;
+		}
+		reply[0] = '\0';
+		a->attack(nf, line, reply, sizeof(reply));
+		net_say(a->wr, "%s", reply[0] ? reply : "done");
+	}
+	/* Whatever the attacks did, let go of the device in order. */
+	netfront_close(nf);
+	return 0;
+}
+
+void nh_start(struct nh *h, nh_attack_fn attack, const struct netfront_cfg *cfg,
+	      const char *const *sets)
+{
+	static struct netfront_cfg defcfg;
+	struct net_guest_cfg gc;
+	struct hostile_arg a;
+	int to[2], from[2];
+	char line[256];
+
+	memset(h, 0, sizeof(*h));
+	if (sets && sets[0])
+		net_start(&h->s, 2, sets[0], sets[1], sets[1] ? sets[2] : NULL,
+			  NULL);
+	else
+		net_start(&h->s, 2, NULL);
+
+	/* The honest guest first: it must work before and after. */
+	net_add(&h->s, NH_HONEST, 0, NULL);
+	net_hotplug(&h->s, NH_HONEST, 0, HOST_IP "/24");
+	net_guest_cfg_init(&gc);
+	gc.cidr = HONEST_IP "/24";
+	net_guest_start(&h->s, &h->honest, NH_HONEST, &gc);
+	nh_honest_ok(h, "before the attack");
+
+	net_add(&h->s, NH_HOSTILE, 0, NULL);
+	net_hotplug(&h->s, NH_HOSTILE, 0, NULL);
+	h->ps = net_packet_socket(h->s.daemon, "vif1.0", 0);
+	if (!attack)
+		return;	/* the test drives vif 1/0 itself */
+	if (!cfg) {
+		netfront_cfg_init(&defcfg);
+		cfg = &defcfg;
+	}
+	CHECK(pipe(to) == 0 && pipe(from) == 0, "pipes");
+	a = (struct hostile_arg){ attack, cfg, to[0], from[1] };
+	h->hostile = simenv_fork_as(&h->s.env, NH_HOSTILE, hostile_main, &a);
+	CHECK(h->hostile > 0, "fork the hostile guest");
+	close(to[0]);
+	close(from[1]);
+	h->to = to[1];
+	h->from = from[0];
+	CHECK(net_hear(h->from, line, sizeof(line), 30000) == 0 &&
+		      !strcmp(line, "ok"),
+	      "hostile guest: %s", line);
+}
+
+const char *nh_ask(struct nh *h, const char *fmt, ...)
+{
+	static char line[512];
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	net_say(h->to, "%s", cmd);
+	CHECK(net_hear(h->from, line, sizeof(line), 60000) == 0,
+	      "the hostile guest did not answer '%s' (status %d)", cmd,
+	      simenv_wait(h->hostile));
+	return line;
+}
+
+void nh_honest_ok(struct nh *h, const char *when)
+{
+	int64_t got;
+	int n;
+
+	n = net_ping(h->honest.pid, HOST_IP, 3, 56, 3000);
+	CHECK(n == 3, "honest guest %s: %d of 3 pings", when, n);
+	got = net_tcp_transfer(h->s.daemon, h->honest.pid, HOST_IP, 7300,
+			       1 << 20, false);
+	CHECK(got == 1 << 20, "honest guest %s: TX transfer %lld", when,
+	      (long long)got);
+	got = net_tcp_transfer(h->s.daemon, h->honest.pid, HOST_IP, 7301,
+			       1 << 20, true);
+	CHECK(got == 1 << 20, "honest guest %s: RX transfer %lld", when,
+	      (long long)got);
+}
+
+const char *nh_stats(struct nh *h)
+{
+	static char out[32768];
+
+	CHECK(net_stats(&h->s, 1, out, sizeof(out)) == 0, "--stats: %s", out);
+	return out;
+}
+
+static int is_disabled(struct nh *h)
+{
+	const char *st = nh_stats(h), *p, *end;
+
+	p = strstr(st, "{\"device\":\"vif/1/0\"");
+	CHECK(p, "no vif/1/0 in the statistics: %s", st);
+	end = strstr(p + 1, "{\"device\":");
+	p = strstr(p, "\"disabled\":true");
+	return p && (!end || p < end);
+}
+
+void nh_expect_disabled(struct nh *h, bool disabled, const char *when)
+{
+	char out[1024];
+	int d = -1;
+
+	/* The queue tells the control thread: give it a moment. */
+	for (int i = 0; i < 100; i++) {
+		d = is_disabled(h);
+		if (d == disabled)
+			break;
+		usleep(20000);
+	}
+	CHECK(d == disabled, "%s: the vif is %sdisabled", when,
+	      d ? "" : "not ");
+	CHECK(net_ns_sh(h->s.daemon, out, sizeof(out), "ip link show vif1.0") ==
+		      0,
+	      "vif1.0 is gone");
+	CHECK(!disabled || strstr(out, "NO-CARRIER"),
+	      "%s: the disabled vif has its carrier: %s", when, out);
+	CHECK(disabled || !strstr(out, "NO-CARRIER"),
+	      "%s: the vif has no carrier: %s", when, out);
+}
+
+void nh_check_daemon(struct nh *h)
+{
+	CHECK(waitpid(h->s.daemon, NULL, WNOHANG) == 0, "netbackd died");
+	CHECK(net_log_count(&h->s, "(bug)") == 0, "netbackd logged a bug");
+	CHECK(net_log_count(&h->s, "Sanitizer") == 0,
+	      "netbackd: sanitizer report");
+}
+
+int nh_finish(struct nh *h)
+{
+	nh_honest_ok(h, "after the attack");
+	net_say(h->to, "quit");
+	CHECK(simenv_wait(h->hostile) == 0, "the hostile guest failed");
+	CHECK(net_guest_stop(&h->honest) == 0, "the honest guest failed");
+	nh_check_daemon(h);
+	close(h->ps);
+	return net_pass(&h->s);
+}
+
+/* ------------------------------------------------ hostile guest side */
+
+unsigned int nh_chain(struct netfront *nf, union ring_netif_tx_req *sl,
+		      unsigned int ndata, uint16_t total,
+		      const uint16_t *sizes, uint16_t id0)
+{
+	unsigned int each = ndata ? total / ndata : 0;
+	uint32_t gref;
+
+	if (each > 4096)
+		each = 4096;
+	netfront_tx_scratch(nf, 0, &gref);
+	for (unsigned int i = 0; i < ndata; i++) {
+		memset(&sl[i], 0, sizeof(sl[i]));
+		sl[i].req.gref = gref;
+		sl[i].req.id = (uint16_t)(id0 + i);
+		/* The first slot says the whole packet and keeps what the
+		 * others leave. */
+		sl[i].req.size = (uint16_t)(i ? (sizes ? sizes[i] : each) :
+						total);
+		if (i + 1 < ndata)
+			sl[i].req.flags = NETTXF_more_data;
+	}
+	return ndata;
+}
+
+int nh_raw(struct netfront *nf, const union ring_netif_tx_req *sl,
+	   unsigned int n, unsigned int want, int timeout_ms, int16_t *status,
+	   unsigned int max, unsigned int *nulls)
+{
+	struct netif_tx_response rsp[64];
+	unsigned int got = 0, ns = 0;
+
+	*nulls = 0;
+	if (netfront_tx_put_raw(nf, 0, sl, n, false))
+		return -1;
+	for (int waited = 0; got < want && waited < timeout_ms; waited += 20) {
+		int k;
+
+		netfront_wait(nf, 0, 20);
+		netfront_poll(nf, 0, NULL, NULL, 0);
+		while ((k = netfront_tx_raw_responses(nf, 0, rsp, 64)) > 0) {
+			for (int j = 0; j < k; j++) {
+				if (rsp[j].status == NETIF_RSP_NULL)
+					(*nulls)++;
+				else if (ns < max)
+					status[ns++] = rsp[j].status;
+			}
+			got += (unsigned int)k;
+		}
+	}
+	return (int)got;
+}
+
+void nh_reply_rsp(char *reply, size_t len, int n, const int16_t *status,
+		  unsigned int nulls)
+{
+	unsigned int okay = 0, error = 0;
+
+	for (int i = 0; i < n - (int)nulls && i < 64; i++) {
+		if (status[i] == NETIF_RSP_OKAY)
+			okay++;
+		else if (status[i] == NETIF_RSP_ERROR)
+			error++;
+	}
+	snprintf(reply, len, "rsp %d %u %u %u", n, okay, error, nulls);
+}
