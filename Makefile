@@ -207,7 +207,7 @@ fio-engine-try: deps
 	$(Q)$(MAKE) --no-print-directory fio-engine || \
 		echo "warning: no fio engine ($(FIO_ENGINE)); the fio tests will skip" >&2
 
-test demo: fio-engine-try
+test demo bench: fio-engine-try
 .PHONY: fio-engine fio-engine-try
 
 # ---------------------------------------------------------------- e2e

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the benchmark programs (all, or the NAMEs given) and keep their output.
+# Run the benchmark programs and scripts (bench/*.c built into $BUILD/bench,
+# bench/*.sh; all, or the NAMEs given) and keep their output.
 #
 #   bench/run-bench.sh [NAME...]
 #
@@ -21,9 +22,17 @@ if ((${#names[@]} == 0)); then
 	for f in "$build"/bench/*; do
 		[[ -x $f && -f $f ]] && names+=("$(basename "$f")")
 	done
+	for f in "$src"/bench/*.sh; do
+		[[ $(basename "$f") != run-bench.sh ]] &&
+			names+=("$(basename "$f" .sh)")
+	done
 fi
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 for n in "${names[@]}"; do
 	echo "== $n ($(date -u '+%F %T') UTC, $(nproc) cpus, $(uname -r))"
-	"$build/bench/$n" | tee "$out/$stamp-$n.txt"
+	if [[ -x $build/bench/$n ]]; then
+		"$build/bench/$n"
+	else
+		bash "$src/bench/$n.sh"
+	fi | tee "$out/$stamp-$n.txt"
 done
