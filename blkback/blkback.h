@@ -261,16 +261,20 @@ int blkj_open(const char *path, const struct blkj_key *key,
 void blkj_close(struct blkj *j, int clean);
 
 /*
- * Recovery against the ring @r (just attached: at the shared rsp_prod): an interrupted publication is completed (answers written
- * and rsp_prod published, or found published), then @r resumes at the
- * journal's req_cons, and the unanswered requests are copied to @out (at
- * most @max) with their ring indexes in @idx. Returns how many, or
- * -EPROTO if journal and ring disagree (the device must be failed),
- * *@republished says whether rsp_prod was written (notify the frontend).
+ * Recovery against the ring @r (just attached: at the shared rsp_prod): an
+ * interrupted publication is completed (answers written and rsp_prod
+ * published, or found published), then @r resumes at the journal's
+ * req_cons, and the unanswered requests are copied to @out (at most @max)
+ * with their ring indexes in @idx and the slots they hold in @slot: those
+ * slots stay taken (in the journal too) until the replayed requests are
+ * answered, so a successor dying during the replay leaves a journal as
+ * good as before. Returns how many, or -EPROTO if journal and ring
+ * disagree (the device must be failed); *@republished says whether
+ * rsp_prod was written (notify the frontend).
  */
 int blkj_recover(struct blkj *j, struct ring_blkif_back *r,
-		 struct ring_blkif_req *out, uint32_t *idx, unsigned int max,
-		 int *republished);
+		 struct ring_blkif_req *out, uint32_t *idx, uint32_t *slot,
+		 unsigned int max, int *republished);
 
 /* Fast path (queue thread). A request taken into @slot. */
 void blkj_take(struct blkj *j, uint32_t slot, uint32_t ring_idx,

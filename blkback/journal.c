@@ -135,8 +135,8 @@ void blkj_close(struct blkj *j, int clean)
 }
 
 int blkj_recover(struct blkj *j, struct ring_blkif_back *r,
-		 struct ring_blkif_req *out, uint32_t *idx, unsigned int max,
-		 int *republished)
+		 struct ring_blkif_req *out, uint32_t *idx, uint32_t *slot,
+		 unsigned int max, int *republished)
 {
 	struct ring_back *b = &r->b;
 	uint32_t rsp = b->rsp_pushed, req_prod, cons, n = j->h->push_n;
@@ -190,13 +190,15 @@ int blkj_recover(struct blkj *j, struct ring_blkif_back *r,
 
 		if (e->state != ENT_TAKEN)
 			continue;
-		e->state = ENT_FREE;
-		if (e->ring_idx - cons < req_prod - cons)
-			continue;	/* not taken after all */
+		if (e->ring_idx - cons < req_prod - cons) {
+			e->state = ENT_FREE;	/* not taken after all */
+			continue;
+		}
 		if (got == max)
 			return -EPROTO;
 		out[got] = e->req;
-		idx[got++] = e->ring_idx;
+		idx[got] = e->ring_idx;
+		slot[got++] = s;
 	}
 	/* Every request between rsp_prod and req_cons waits for an answer. */
 	if (got != cons - rsp)

@@ -140,6 +140,7 @@ struct blkq {
 	struct blkj *j;
 	struct ring_blkif_req *replay;
 	uint32_t *replay_idx;		/* their ring indexes */
+	uint32_t *replay_slot;		/* the slots they keep */
 	unsigned int nreplay, replay_pos;
 	int replaying;			/* q->reqs came from q->replay */
 
@@ -154,6 +155,7 @@ struct blkq {
 	/* Per sweep */
 	struct ring_blkif_req reqs[BLKQ_BATCH];
 	uint32_t reqs_idx[BLKQ_BATCH];	/* their ring indexes */
+	uint32_t reqs_slot[BLKQ_BATCH];	/* replayed: the slot each keeps */
 	struct xen_gcopy *gc;
 	uint32_t *gc_slot;		/* which slot a segment belongs to */
 	unsigned int ngc;
@@ -602,9 +604,15 @@ static void dispatch(struct blkq *q, unsigned int n)
 			q->wait_drain = 1;
 			break;
 		}
-		s = &q->slots[q->free[--q->nfree]];
-		if (q->j)
-			blkj_take(q->j, slot_index(q, s), q->reqs_idx[i], r);
+		if (q->replaying) {
+			/* Its slot (and journal entry) was kept for it. */
+			s = &q->slots[q->reqs_slot[i]];
+		} else {
+			s = &q->slots[q->free[--q->nfree]];
+			if (q->j)
+				blkj_take(q->j, slot_index(q, s),
+					  q->reqs_idx[i], r);
+		}
 		q->st.inflight++;
 		q->st.reqs[stat_class(r)]++;
 		s->t0 = now_ns();
@@ -621,9 +629,11 @@ static void dispatch(struct blkq *q, unsigned int n)
 			 * completion. With nothing in flight the arena is
 			 * empty and always fits a request (its size is
 			 * checked at start), so this cannot stall. */
-			q->free[q->nfree++] = slot_index(q, s);
-			if (q->j)
-				blkj_untake(q->j, slot_index(q, s));
+			if (!q->replaying) {
+				q->free[q->nfree++] = slot_index(q, s);
+				if (q->j)
+					blkj_untake(q->j, slot_index(q, s));
+			}
 			q->st.inflight--;
 			q->st.reqs[stat_class(r)]--;
 			q->wait_mem = 1;
@@ -741,6 +751,8 @@ static void sweep(struct blkq *q)
 			       (size_t)n * sizeof(q->reqs[0]));
 			memcpy(q->reqs_idx, q->replay_idx + q->replay_pos,
 			       (size_t)n * sizeof(q->reqs_idx[0]));
+			memcpy(q->reqs_slot, q->replay_slot + q->replay_pos,
+			       (size_t)n * sizeof(q->reqs_slot[0]));
 			q->replay_pos += (unsigned int)n;
 			q->replaying = 1;
 			dispatch(q, (unsigned int)n);
@@ -955,6 +967,7 @@ static void queue_free(struct blkq *q)
 	free(q->rsp_slots);
 	free(q->replay);
 	free(q->replay_idx);
+	free(q->replay_slot);
 	free(q->segs);
 	free(q->gc);
 	free(q->gc_slot);
@@ -975,12 +988,13 @@ static int queue_alloc(struct blkq *q, const struct blkq_cfg *cfg)
 	q->rsp_slots = calloc(n, sizeof(*q->rsp_slots));
 	q->replay = calloc(n, sizeof(*q->replay));
 	q->replay_idx = calloc(n, sizeof(*q->replay_idx));
+	q->replay_slot = calloc(n, sizeof(*q->replay_slot));
 	q->segs = calloc((size_t)n * q->max_segs, sizeof(*q->segs));
 	q->gc = calloc(BLKQ_GCOPY_MAX, sizeof(*q->gc));
 	q->gc_slot = calloc(BLKQ_GCOPY_MAX, sizeof(*q->gc_slot));
 	q->scratch = aligned_alloc(BLK_PAGE, ipages * BLK_PAGE);
 	if (!q->slots || !q->free || !q->rsps || !q->rsp_slots || !q->replay ||
-	    !q->replay_idx || !q->segs || !q->gc || !q->gc_slot ||
+	    !q->replay_idx || !q->replay_slot || !q->segs || !q->gc || !q->gc_slot ||
 	    !q->scratch)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++) {
@@ -1069,8 +1083,8 @@ static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg,
 		}
 		return 0;
 	}
-	rc = blkj_recover(q->j, &q->ring, q->replay, q->replay_idx, q->nslots,
-			  &again);
+	rc = blkj_recover(q->j, &q->ring, q->replay, q->replay_idx,
+			  q->replay_slot, q->nslots, &again);
 	if (rc < 0) {
 		snprintf(err, errlen, "queue %u: the journal does not match "
 			 "the ring: requests in flight cannot be recovered",
@@ -1078,6 +1092,16 @@ static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg,
 		return rc;
 	}
 	q->nreplay = (unsigned int)rc;
+	/* The replayed requests' slots are not free. */
+	q->nfree = 0;
+	for (unsigned int i = q->nslots; i-- > 0;) {
+		int kept = 0;
+
+		for (unsigned int k = 0; k < q->nreplay && !kept; k++)
+			kept = q->replay_slot[k] == i;
+		if (!kept)
+			q->free[q->nfree++] = i;
+	}
 	if (again || rc)
 		log_info(q->name, "taken back: %u request(s) replayed%s", rc,
 			 again ? ", an interrupted answer batch published" : "");
