@@ -193,23 +193,6 @@ static int guest(void *arg)
 	return 0;
 }
 
-static pid_t worker_pid(pid_t daemon)
-{
-	char cmd[128];
-	FILE *p;
-	int pid = 0;
-
-	snprintf(cmd, sizeof(cmd), "pgrep -P %d -f 'blkbackd .*--worker 1$'",
-		 (int)daemon);
-	p = popen(cmd, "r");
-	if (!p)
-		return 0;
-	if (fscanf(p, "%d", &pid) != 1)
-		pid = 0;
-	pclose(p);
-	return (pid_t)pid;
-}
-
 int main(void)
 {
 	struct blk_scen s;
@@ -227,7 +210,7 @@ int main(void)
 	for (int k = 0; k < KILLS; k++) {
 		/* A new worker that has served a while: I/O is in flight. */
 		for (int i = 0; i < 1000; i++) {
-			w = worker_pid(s.daemon);
+			w = blk_worker_pid(&s, 1);
 			if (w > 0 && w != prev)
 				break;
 			usleep(10000);

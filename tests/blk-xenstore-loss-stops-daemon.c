@@ -17,24 +17,6 @@
 #include "lib/blkscen.h"
 #include "lib/check.h"
 
-/* Guest 1's worker of this test's daemon (other tests may run beside). */
-static pid_t worker_pid(pid_t daemon)
-{
-	char cmd[128];
-	FILE *p;
-	int pid = 0;
-
-	snprintf(cmd, sizeof(cmd), "pgrep -P %d -f 'blkbackd .*--worker 1$'",
-		 (int)daemon);
-	p = popen(cmd, "r");
-	if (!p)
-		return 0;
-	if (fscanf(p, "%d", &pid) != 1)
-		pid = 0;
-	pclose(p);
-	return (pid_t)pid;
-}
-
 int main(void)
 {
 	struct blk_scen s;
@@ -46,7 +28,7 @@ int main(void)
 	blk_require_daemon();
 	blk_start(&s, 1, NULL, NULL);
 	blk_add(&s, "vbd", 1, 51712, blk_image(&s, "d.img", 1 << 20, 0), NULL);
-	for (i = 0; i < 500 && !(worker = worker_pid(s.daemon)); i++)
+	for (i = 0; i < 500 && !(worker = blk_worker_pid(&s, 1)); i++)
 		usleep(10000);
 	CHECK(worker > 0, "no worker for guest 1");
 

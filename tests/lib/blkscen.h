@@ -71,6 +71,13 @@ const char *blk_read(struct blk_scen *s, const char *fmt, ...)
 int blk_guest(struct blk_scen *s, unsigned int domid, int (*fn)(void *arg),
 	      void *arg);
 
+/*
+ * The pid of the worker of @s's daemon (supervisor mode) serving guest
+ * @dom, or 0 if there is none right now. Only this test's daemon's
+ * children count: other tests may run beside.
+ */
+pid_t blk_worker_pid(const struct blk_scen *s, unsigned int dom);
+
 /* The test passed: do not print the daemon log at exit. Returns 0. */
 int blk_pass(struct blk_scen *s);
 
