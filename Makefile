@@ -144,6 +144,16 @@ $(BUILD)/tests/testd/%: $(BUILD)/obj/tests/testd/%.o $(TESTSUPPORT_OBJ) $(call o
 
 all: $(TESTD_BIN)
 
+# The programs of `make demo` (scripts/demo.sh) built on the test
+# scaffolding: tests/demo/<name>.c -> build/tests/demo/<name>.
+DEMO_SRC := $(wildcard tests/demo/*.c)
+DEMO_BIN := $(patsubst tests/demo/%.c,$(BUILD)/tests/demo/%,$(DEMO_SRC))
+
+$(BUILD)/tests/demo/%: $(BUILD)/obj/tests/demo/%.o $(TESTSUPPORT_OBJ) $(call obj,$(NETBACK_LIB_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) $(IO_LIBS) -lpthread
+
+all: $(DEMO_BIN)
+
 # ---------------------------------------------------------------- bench
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -236,9 +246,9 @@ $(BUILD)/pic/%.o: %.c
 	$(call say,CC,$<)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c -o $@ $<
 
 # Linked outputs need their directory.
-$(XENSIM_ALL) $(BLKBACKD) $(TEST_BIN) $(TESTD_BIN) $(BENCH_BIN): | dirs
+$(XENSIM_ALL) $(BLKBACKD) $(TEST_BIN) $(TESTD_BIN) $(DEMO_BIN) $(BENCH_BIN): | dirs
 dirs:
-	@mkdir -p $(BUILD)/xensim/lib $(BUILD)/tests/testd $(BUILD)/bench
+	@mkdir -p $(BUILD)/xensim/lib $(BUILD)/tests/testd $(BUILD)/tests/demo $(BUILD)/bench
 
 # ---------------------------------------------------------------- jobs
 .PHONY: all deps test demo bench fuzz clean format format-check dirs

@@ -3,7 +3,9 @@
 # guests of the emulated Xen, and fio running in the guests through a
 # userspace blkfront (the fio external engine), with verification, exactly
 # as fio runs on xvda in a real guest. Then the daemon's statistics, and the
-# toolstack removing the disks.
+# toolstack removing the disks. Then netbackd serving a guest's NIC: ping
+# and iperf3 between the guest's and the host's network namespaces
+# (tests/demo/net-demo.c).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-build}
@@ -78,8 +80,20 @@ as 0 xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | sed 's/^/  /' || true
 step "The daemon's log"
 sed 's/^/  /' "$dir/blkbackd.log"
 
-step "Stop"
+step "Stop blkbackd and its emulated host"
 kill "$daemon" && wait "$daemon" 2>/dev/null || true
 daemon=
 "$xensim" down --dir "$dir"
+
+# netbackd: a guest NIC through real kernel network stacks at both ends
+# (needs root, TAP devices and network namespaces; says so otherwise).
+printf '\n\033[1m###### netbackd ######\033[0m\n'
+rc=0
+LD_LIBRARY_PATH=$build/xensim/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+	"$build/tests/demo/net-demo" || rc=$?
+if ((rc == 77)); then
+	echo "netbackd part skipped: it needs root, TAP devices, network namespaces and iperf3"
+elif ((rc != 0)); then
+	exit "$rc"
+fi
 echo "done"

@@ -20,6 +20,7 @@ PKGS=(
 	clang-format
 	clang				# libFuzzer targets (make fuzz)
 	dpkg-dev			# apt-get source: fio's source for the engine
+	python3				# bench/: reads fio's JSON
 )
 
 # tests/e2e: Xen 4.17 + a Debian Linux Dom0 and domUs booted in QEMU (TCG),
