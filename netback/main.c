@@ -15,8 +15,11 @@
  * tx.c and rx.c, the host side port_tap.c.
  */
 #include <errno.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 
 #include "common/daemon.h"
 #include "netback/netback.h"
@@ -95,11 +98,32 @@ static void netd_dump_stats(void *arg, FILE *out, int json)
 }
 
 /*
- * A worker creates the TAP of a vif that appears after it started, and
- * sets the TAP's offloads, carrier and MTU when a frontend connects: TUN
- * and interface ioctls, and the socket they go through.
+ * A worker creates the TAP of a vif that appears after it started (and
+ * attaches its queues), and sets the TAP's offloads, carrier and MTU when
+ * a frontend connects: exactly the ioctls port_tap.c makes, nothing else.
+ * The AF_INET socket SIOCSIFMTU goes through is opened before the filter
+ * (netd_presandbox); the filter allows Unix sockets only.
  */
-static const char *const netd_syscalls[] = { "ioctl", "socket", NULL };
+static const unsigned long netd_ioctls[] = {
+	TUNSETIFF,		/* create the TAP, attach a queue */
+	TUNSETVNETHDRSZ,	/* the virtio-net header's size */
+	TUNSETOFFLOAD,		/* what the frontend can take */
+#ifdef TUNSETCARRIER
+	TUNSETCARRIER,		/* carrier follows the frontend */
+#endif
+	SIOCSIFHWADDR,		/* fe:ff:ff:ff:ff:ff, as Linux's vifs */
+	SIOCSIFMTU,		/* be/mtu */
+	0,
+};
+
+static int netd_presandbox(void *arg, unsigned int domid)
+{
+	struct netd_conf *c = arg;
+	const struct port_ops *ops = port_find(c->nb.port);
+
+	(void)domid;
+	return ops && ops->presandbox ? ops->presandbox() : 0;
+}
 
 static const struct daemon_def netd_def = {
 	.name = "netbackd",
@@ -113,7 +137,8 @@ static const struct daemon_def netd_def = {
 	.driver = netd_driver,
 	.describe = netd_describe,
 	.dump_stats = netd_dump_stats,
-	.extra_syscalls = netd_syscalls,
+	.pre_sandbox = netd_presandbox,
+	.extra_ioctls = netd_ioctls,
 };
 
 int main(int argc, char **argv)

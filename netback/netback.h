@@ -97,6 +97,7 @@ enum netq_rxdrop {
 	NETQ_RXD_MCAST,		/* multicast address not subscribed */
 	NETQ_RXD_OFFLOAD,	/* GSO/checksum the frontend cannot take */
 	NETQ_RXD_DOWN,		/* arrived while the vif was disabled */
+	NETQ_RXD_STEER,		/* the owning queue's hand-off ring was full */
 	NETQ_RXD_NR,
 };
 
@@ -123,6 +124,11 @@ struct netq_stats {
 	uint64_t tx_mcast_ctl;		/* MCAST_ADD/DEL requests */
 	uint64_t tx_rate_waits;		/* sweeps stopped by the rate limit */
 	uint64_t gcopy_calls, gcopy_segs, notifies, events;
+	uint64_t rx_hash;		/* guest RX with a HASH extra */
+	uint64_t rx_steered;		/* handed to the queue the hash names */
+	uint64_t tx_hash;		/* guest TX that came with a HASH extra */
+	uint64_t events_idle;		/* wakeups that found no work */
+	uint64_t storm_backoffs;	/* times the channel was left masked */
 	uint64_t rx_queued_pkts, rx_queued_bytes; /* now (snapshot) */
 };
 
@@ -160,6 +166,20 @@ int netq_mcast_pass(struct netq_mcast *m, const uint8_t addr[6]);
 struct netq;
 struct port;
 struct port_ops;
+struct nb_hash;
+
+/*
+ * The hand-off between the queues of one vif (guest RX steering): a
+ * single-producer single-consumer ring per ordered pair of queues, and an
+ * eventfd per queue to wake it. A TAP queue hands a frame to whichever
+ * netbackd queue the kernel picked; when the frontend's hash mapping names
+ * another queue, the frame moves there through its pair's ring (no lock).
+ * Created by the control thread before the queues start, destroyed after
+ * they all stopped. 0 or -errno.
+ */
+struct netq_xfer;
+int netq_xfer_create(unsigned int nq, struct netq_xfer **out);
+void netq_xfer_destroy(struct netq_xfer *x);	/* NULL-safe */
 
 /* What the frontend can take and asked for (read at connect). */
 struct netq_features {
@@ -182,6 +202,8 @@ struct netq_cfg {
 	struct port *port;		/* outlives the queue */
 	unsigned int port_queue;	/* = index */
 	struct netq_mcast *mcast;	/* outlives the queue */
+	struct netq_xfer *xfer;		/* outlives the queue; NULL: 1 queue */
+	unsigned int nq;		/* the vif's queues */
 	unsigned int fatal_slots;
 	size_t rx_queue_bytes;
 	unsigned int rx_queue_pkts;
@@ -218,5 +240,11 @@ int netq_disable(struct netq *q);
 int netq_set_rate(struct netq *q, uint64_t bytes, uint64_t usec);
 /* The frontend's new xdp-headroom (Reconfiguring), on the queue's thread. */
 int netq_set_xdp_headroom(struct netq *q, unsigned int headroom);
+/*
+ * The frontend's hashing configuration (control ring), copied to the
+ * queue's thread: which queue each guest-RX flow goes to, and the HASH
+ * extra. Control thread; blocks briefly. 0/-errno.
+ */
+int netq_set_hash(struct netq *q, const struct nb_hash *h);
 
 #endif

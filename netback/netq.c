@@ -27,7 +27,7 @@ const char *const netq_txdrop_names[NETQ_TXD_NR] = {
 };
 const char *const netq_rxdrop_names[NETQ_RXD_NR] = {
 	"queue_full", "expired", "size", "grant", "mcast", "offload",
-	"disabled",
+	"disabled", "steer_full",
 };
 const char *const netq_fatal_names[NETQ_F_NR] = {
 	"prod_index", "chain_runoff", "too_many_slots", "cross_page",
@@ -166,6 +166,79 @@ void netq_fatal(struct netq *q, enum netq_fatal class)
 
 /* ------------------------------------------------------------ events */
 
+/*
+ * Event storms (hostile-frontend class 13, XSA-332), as blkback/queue.c:
+ * this many wakeups in a row that found no request taken on either ring
+ * since the previous one leave the port masked for STORM_MIN_MS, doubling
+ * to STORM_MAX_MS while the storm lasts. An honest frontend notifies only
+ * when req_event asks, i.e. with requests, and never gets here.
+ */
+#define STORM_IDLE_EVENTS 64
+#define STORM_MIN_MS 1
+#define STORM_MAX_MS 64
+
+static uint32_t ring_work(const struct netq *q)
+{
+	return q->tx.b.req_cons + q->rx.b.req_cons;
+}
+
+static void serve_port(struct netq *q, int port)
+{
+	if (q->disabled)
+		return;
+	if (port == q->port_tx)
+		netq_tx_sweep(q);
+	/* New RX buffers matter only to packets waiting for them. */
+	if (port == q->port_rx && q->rx_waiting)
+		netq_rx_flush(q);
+}
+
+/* The back-off is over: unmask (a pending event is delivered again) and
+ * look at the rings, whatever happened meanwhile. */
+static void storm_over(struct loop_timer *t)
+{
+	struct netq *q = (struct netq *)((char *)t -
+					 offsetof(struct netq, storm_timer));
+
+	q->storm_armed = 0;
+	if (q->masked_tx) {
+		q->masked_tx = 0;
+		xen_evtchn_unmask(q->xe, (uint32_t)q->port_tx);
+		serve_port(q, q->port_tx);
+	}
+	if (q->masked_rx) {
+		q->masked_rx = 0;
+		xen_evtchn_unmask(q->xe, (uint32_t)q->port_rx);
+		serve_port(q, q->port_rx);
+	}
+	q->cons_at_event = ring_work(q);
+}
+
+/* Leave @port masked until the storm timer; 1 if it is. */
+static int storm_mask(struct netq *q, int port)
+{
+	if (!q->storm_armed) {
+		q->storm_ms = q->storm_ms ? q->storm_ms * 2 : STORM_MIN_MS;
+		if (q->storm_ms > STORM_MAX_MS)
+			q->storm_ms = STORM_MAX_MS;
+		if (loop_timer_arm(q->loop, &q->storm_timer, q->storm_ms, 0))
+			return 0;
+		q->storm_armed = 1;
+		if (!q->st.storm_backoffs)
+			log_rl_warn(&q->rl, q->name, "event storm: %u wakeups "
+				    "without work, backing off",
+				    q->idle_events);
+		q->st.storm_backoffs++;
+	}
+	/* The guest's notifications coalesce into one pending event. */
+	if (port == q->port_tx)
+		q->masked_tx = 1;
+	else
+		q->masked_rx = 1;
+	q->idle_events = 0;
+	return 1;
+}
+
 static void on_event(struct loop_fd *lfd, uint32_t events)
 {
 	struct netq *q = (struct netq *)((char *)lfd -
@@ -174,15 +247,31 @@ static void on_event(struct loop_fd *lfd, uint32_t events)
 
 	if (port < 0)
 		return;
-	xen_evtchn_unmask(q->xe, (uint32_t)port);
 	q->st.events++;
-	if (q->disabled)
+	/*
+	 * Idle: no request taken on either ring since the previous wakeup,
+	 * by any path (a sweep for other reasons may have taken this
+	 * event's requests: that is work, not a storm).
+	 */
+	if (ring_work(q) == q->cons_at_event) {
+		q->st.events_idle++;
+		q->idle_events++;
+	} else {
+		q->idle_events = 0;
+		q->storm_ms = 0;
+	}
+	if (q->idle_events >= STORM_IDLE_EVENTS && !q->disabled &&
+	    storm_mask(q, port))
 		return;
-	if (port == q->port_tx)
-		netq_tx_sweep(q);
-	/* New RX buffers matter only to packets waiting for them. */
-	if (port == q->port_rx && q->rx_waiting)
-		netq_rx_flush(q);
+	xen_evtchn_unmask(q->xe, (uint32_t)port);
+	serve_port(q, port);
+	q->cons_at_event = ring_work(q);
+}
+
+static void on_steered(struct loop_fd *lfd, uint32_t events)
+{
+	netq_rx_steered((struct netq *)((char *)lfd -
+					offsetof(struct netq, xfer_lfd)));
 }
 
 static void on_port(struct loop_fd *lfd, uint32_t events)
@@ -219,6 +308,9 @@ static void queue_free(struct netq *q)
 	if (q->loop) {
 		loop_timer_cancel(q->loop, &q->credit_timer);
 		loop_timer_cancel(q->loop, &q->drain_timer);
+		loop_timer_cancel(q->loop, &q->storm_timer);
+		if (q->xfer_watched)
+			loop_fd_del(q->loop, &q->xfer_lfd);
 	}
 	if (q->port_rx >= 0 && q->port_rx != q->port_tx)
 		xen_evtchn_unbind(q->xe, (uint32_t)q->port_rx);
@@ -311,6 +403,9 @@ int netq_start(const struct netq_cfg *cfg, struct netq **out, char *err,
 	}
 	q->port_tx = q->port_rx = -1;
 	q->credit_timer.lfd.fd = q->drain_timer.lfd.fd = -1;
+	q->storm_timer.lfd.fd = -1;
+	q->xfer = cfg->nq > 1 ? cfg->xfer : NULL;
+	q->nq = cfg->nq ? cfg->nq : 1;
 	snprintf(q->name, sizeof(q->name), "%s", cfg->name);
 	q->index = cfg->index;
 	q->domid = cfg->domid;
@@ -392,6 +487,7 @@ int netq_start(const struct netq_cfg *cfg, struct netq **out, char *err,
 	}
 	q->credit_timer.fn = on_credit;
 	q->drain_timer.fn = on_drain;
+	q->storm_timer.fn = storm_over;
 	q->ev_lfd.fn = on_event;
 	q->ev_lfd.fd = xen_evtchn_fd(q->xe);
 	rc = loop_fd_add(q->loop, &q->ev_lfd, EPOLLIN);
@@ -404,6 +500,12 @@ int netq_start(const struct netq_cfg *cfg, struct netq **out, char *err,
 		q->port_lfd.fd = fd;
 		rc = loop_fd_add(q->loop, &q->port_lfd, EPOLLIN);
 		q->port_watched = !rc;
+	}
+	if (!rc && q->xfer) {
+		q->xfer_lfd.fn = on_steered;
+		q->xfer_lfd.fd = netq_xfer_fd(q->xfer, q->index);
+		rc = loop_fd_add(q->loop, &q->xfer_lfd, EPOLLIN);
+		q->xfer_watched = !rc;
 	}
 	if (rc) {
 		snprintf(err, errlen, "cannot watch the queue's fds: %s",
@@ -545,4 +647,23 @@ int netq_set_xdp_headroom(struct netq *q, unsigned int headroom)
 	struct xdp_msg m = { q, headroom };
 
 	return loop_call(q->loop, xdp_set, &m);
+}
+
+struct hash_msg {
+	struct netq *q;
+	const struct nb_hash *h;
+};
+
+static void hash_set(void *arg)
+{
+	struct hash_msg *m = arg;
+
+	m->q->hash = *m->h;
+}
+
+int netq_set_hash(struct netq *q, const struct nb_hash *h)
+{
+	struct hash_msg m = { q, h };
+
+	return loop_call(q->loop, hash_set, &m);
 }

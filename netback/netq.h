@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/xen.h"
+#include "netback/hash.h"
 #include "netback/netback.h"
 #include "netback/port.h"
 #include "ring/ring.h"
@@ -73,7 +74,43 @@ struct netq_rxpkt {
 	uint32_t len;
 	uint64_t t_ms;			/* when it was queued */
 	struct port_meta meta;
+	uint32_t hash;			/* for the HASH extra, if has_hash */
+	uint8_t hash_type;		/* _XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint8_t has_hash;
 };
+
+/* ------------------------------------------------------------ steering */
+
+/* What travels with a frame from one queue to another (xfer.c). */
+struct netq_xfer_hdr {
+	uint32_t len;			/* frame bytes after the header */
+	uint32_t hash;
+	uint8_t hash_type;
+	uint8_t has_hash;
+	uint8_t pad[2];
+	struct port_meta meta;
+};
+
+/*
+ * netq_xfer_push - copy a frame into the (@src -> @dst) ring: on @src's
+ * thread only. 0, or -ENOSPC when the ring is full (drop it).
+ */
+int netq_xfer_push(struct netq_xfer *x, unsigned int src, unsigned int dst,
+		   const struct netq_xfer_hdr *h, const void *data);
+/* Wake @dst (its eventfd): once per batch, after the pushes. */
+void netq_xfer_kick(struct netq_xfer *x, unsigned int dst);
+/* The eventfd that wakes queue @dst. */
+int netq_xfer_fd(struct netq_xfer *x, unsigned int dst);
+/*
+ * netq_xfer_drain - on @dst's thread: hand up to @budget frames queued
+ * for @dst (from every other queue) to @fn, which copies what it keeps;
+ * the ring space is released after. Returns the count.
+ */
+unsigned int netq_xfer_drain(struct netq_xfer *x, unsigned int dst,
+			     void (*fn)(void *arg,
+					const struct netq_xfer_hdr *h,
+					const uint8_t *data),
+			     void *arg, unsigned int budget);
 
 /* ------------------------------------------------------------ the queue */
 
@@ -104,6 +141,22 @@ struct netq {
 	struct netq_features feat;
 	struct netq_mcast *mcast;
 	unsigned int fatal_slots;
+
+	/* Guest-RX hashing and steering (the frontend's control ring). */
+	struct nb_hash hash;
+	struct netq_xfer *xfer;
+	unsigned int nq;
+	struct loop_fd xfer_lfd;
+	int xfer_watched;
+	uint32_t xfer_dirty;		/* queues to wake after a batch */
+
+	/* Event-storm back-off (XSA-332), as blkback/queue.c. */
+	uint32_t cons_at_event;		/* TX + RX req_cons after a wakeup */
+	unsigned int idle_events;
+	unsigned int storm_ms;
+	int masked_tx, masked_rx;	/* ports left masked */
+	struct loop_timer storm_timer;
+	int storm_armed;
 
 	/* Grant copies of one sweep (TX) or one flush (RX). */
 	struct xen_gcopy *gc;
@@ -166,6 +219,8 @@ void netq_rx_flush(struct netq *q);
 void netq_rx_expire(struct netq *q);
 /* rx.c: drop everything queued (disable, stop), counted as @why. */
 void netq_rx_purge(struct netq *q, enum netq_rxdrop why);
+/* rx.c: take the frames other queues steered here, then flush. */
+void netq_rx_steered(struct netq *q);
 
 /* netq.c: the frontend broke a fatal rule: stop serving, tell the
  * control thread (once). */

@@ -39,7 +39,18 @@ struct port_meta {
 	uint16_t hdr_len;	/* Ethernet + IP + TCP headers, for GSO */
 	uint16_t csum_start;
 	uint16_t csum_offset;
+	/*
+	 * The frontend's hash of a guest-TX packet (a HASH extra), for a
+	 * port that can hand it on (a TAP cannot: the virtio-net header has
+	 * no field for it on the way in).
+	 */
+	uint8_t hash_kind;	/* PORT_HASH_* */
+	uint32_t hash;
 };
+
+#define PORT_HASH_NONE 0
+#define PORT_HASH_L3 1		/* addresses only */
+#define PORT_HASH_L4 2		/* addresses and ports */
 
 /* What the host side may hand us on guest RX (set_offloads). */
 #define PORT_OFFL_CSUM 1	/* partial checksums */
@@ -57,6 +68,12 @@ struct port_cfg {
 
 struct port_ops {
 	const char *name;
+	/*
+	 * Optional: open, while the process may, what the port needs once
+	 * a worker is sandboxed (the TAP port: the socket its interface
+	 * ioctls go through). Control thread, before any create. 0/-errno.
+	 */
+	int (*presandbox)(void);
 	/*
 	 * Create the host device with queue 0 attached, carrier off. 0, or
 	 * -errno with a reason in @err (-EEXIST: the name is taken).

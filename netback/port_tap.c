@@ -57,15 +57,33 @@ static int tap_attach(const char *ifname, int excl)
 	return fd;
 }
 
+/*
+ * The socket interface ioctls (SIOCSIFMTU) go through. A sandboxed worker
+ * may open only Unix sockets, so it opens this one before its filter
+ * (tap_presandbox); an unconfined process opens one per call.
+ */
+static int tap_sock = -1;
+
+static int tap_presandbox(void)
+{
+	if (tap_sock >= 0)
+		return 0;
+	tap_sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	return tap_sock < 0 ? -errno : 0;
+}
+
 static int tap_ioctl_sock(unsigned long req, struct ifreq *ifr)
 {
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+	int s = tap_sock, rc = 0;
 
+	if (s < 0)
+		s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
 	if (ioctl(s, req, ifr))
 		rc = -errno;
-	close(s);
+	if (s != tap_sock)
+		close(s);
 	return rc;
 }
 
@@ -286,6 +304,7 @@ static int tap_send(struct port *p, unsigned int q, const void *buf,
 
 const struct port_ops port_tap_ops = {
 	.name = "tap",
+	.presandbox = tap_presandbox,
 	.create = tap_create,
 	.destroy = tap_destroy,
 	.ifname = tap_ifname,

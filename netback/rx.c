@@ -107,19 +107,99 @@ static int rx_filtered(struct netq *q, const uint8_t *frame, size_t len)
 	       !netq_mcast_pass(q->mcast, frame);
 }
 
+/* Queue @n bytes at @buf (in the arena, from rx_room) for the frontend. */
+static void rx_enqueue(struct netq *q, unsigned char *buf, int n,
+		       const struct port_meta *m, int has_hash, uint32_t hash,
+		       uint8_t htype)
+{
+	q->rxq[q->rxq_tail & (q->rxq_size - 1)] = (struct netq_rxpkt){
+		.off = (uint32_t)(buf - q->rx_arena),
+		.len = (uint32_t)n,
+		.t_ms = now_ms(),
+		.meta = *m,
+		.hash = hash,
+		.hash_type = htype,
+		.has_hash = (uint8_t)has_hash,
+	};
+	q->rxq_tail++;
+	q->rxq_bytes += (size_t)n;
+	q->rx_arena_tail = (size_t)(buf - q->rx_arena) +
+			   (((size_t)n + RX_ALIGN - 1) & ~(size_t)(RX_ALIGN - 1));
+}
+
+static int rx_full(const struct netq *q)
+{
+	return rxq_len(q) >= q->rxq_max_pkts ||
+	       q->rxq_bytes >= q->rxq_max_bytes || q->disabled;
+}
+
+/*
+ * The queue that owns the frame's flow by the frontend's mapping, with
+ * the hash for its HASH extra; q->index when no hashing is set up.
+ */
+static unsigned int rx_steer(struct netq *q, const uint8_t *frame, size_t len,
+			     int *has_hash, uint32_t *hash, uint8_t *htype)
+{
+	*has_hash = 0;
+	*hash = 0;
+	*htype = 0;
+	if (q->hash.alg == XEN_NETIF_CTRL_HASH_ALGORITHM_NONE)
+		return q->index;
+	*has_hash = nb_hash_frame(&q->hash, frame, len, hash, htype);
+	/* No type applies: hash 0, as Linux's cleared skb hash. */
+	if (!q->xfer)
+		return q->index;
+	return nb_hash_queue(&q->hash, *hash, q->nq);
+}
+
+/* Hand a frame to queue @dst (its flow's owner). */
+static void rx_handoff(struct netq *q, unsigned int dst, const uint8_t *frame,
+		       int n, const struct port_meta *m, int has_hash,
+		       uint32_t hash, uint8_t htype)
+{
+	struct netq_xfer_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.len = (uint32_t)n;
+	h.hash = hash;
+	h.hash_type = htype;
+	h.has_hash = (uint8_t)has_hash;
+	h.meta = *m;
+	if (netq_xfer_push(q->xfer, q->index, dst, &h, frame)) {
+		q->st.rx_drop[NETQ_RXD_STEER]++;
+		return;
+	}
+	q->st.rx_steered++;
+	q->xfer_dirty |= 1u << dst;
+}
+
+static void rx_kick_owners(struct netq *q)
+{
+	uint32_t d = q->xfer_dirty;
+
+	q->xfer_dirty = 0;
+	while (d) {
+		unsigned int dst = (unsigned int)__builtin_ctz(d);
+
+		d &= d - 1;
+		netq_xfer_kick(q->xfer, dst);
+	}
+}
+
 void netq_rx_port_ready(struct netq *q)
 {
 	for (unsigned int i = 0; i < RX_READ_BATCH; i++) {
 		struct port_meta m;
-		unsigned char *buf = NULL;
-		int full, n;
+		unsigned char *buf = NULL, *frame;
+		unsigned int dst;
+		uint32_t hash;
+		uint8_t htype;
+		int n, has_hash;
 
-		full = rxq_len(q) >= q->rxq_max_pkts ||
-		       q->rxq_bytes >= q->rxq_max_bytes || q->disabled;
-		if (!full)
+		if (!rx_full(q))
 			buf = rx_room(q);
-		n = q->pops->recv(q->port, q->pq, buf ? buf : q->rx_scratch,
-				  PORT_MAX_PKT, &m);
+		frame = buf ? buf : q->rx_scratch;
+		n = q->pops->recv(q->port, q->pq, frame, PORT_MAX_PKT, &m);
 		if (n == -EAGAIN)
 			break;
 		if (n < 0) {
@@ -138,25 +218,50 @@ void netq_rx_port_ready(struct netq *q)
 			q->st.rx_drop[NETQ_RXD_DOWN]++;
 			continue;
 		}
+		if (rx_filtered(q, frame, (size_t)n)) {
+			q->st.rx_drop[NETQ_RXD_MCAST]++;
+			continue;
+		}
+		dst = rx_steer(q, frame, (size_t)n, &has_hash, &hash, &htype);
+		if (dst != q->index) {
+			rx_handoff(q, dst, frame, n, &m, has_hash, hash, htype);
+			continue;
+		}
 		if (!buf) {
 			q->st.rx_drop[NETQ_RXD_FULL]++;
 			continue;
 		}
-		if (rx_filtered(q, buf, (size_t)n)) {
-			q->st.rx_drop[NETQ_RXD_MCAST]++;
-			continue;
-		}
-		q->rxq[q->rxq_tail & (q->rxq_size - 1)] = (struct netq_rxpkt){
-			.off = (uint32_t)(buf - q->rx_arena),
-			.len = (uint32_t)n,
-			.t_ms = now_ms(),
-			.meta = m,
-		};
-		q->rxq_tail++;
-		q->rxq_bytes += (size_t)n;
-		q->rx_arena_tail = (size_t)(buf - q->rx_arena) +
-				   (((size_t)n + RX_ALIGN - 1) & ~(size_t)(RX_ALIGN - 1));
+		rx_enqueue(q, buf, n, &m, has_hash, hash, htype);
 	}
+	if (q->xfer_dirty)
+		rx_kick_owners(q);
+	netq_rx_flush(q);
+}
+
+/* A frame another queue steered here: copied into our queue. */
+static void rx_take_steered(void *arg, const struct netq_xfer_hdr *h,
+			    const uint8_t *data)
+{
+	struct netq *q = arg;
+	unsigned char *buf;
+
+	if (q->disabled) {
+		q->st.rx_drop[NETQ_RXD_DOWN]++;
+		return;
+	}
+	buf = rx_full(q) ? NULL : rx_room(q);
+	if (!buf) {
+		q->st.rx_drop[NETQ_RXD_FULL]++;
+		return;
+	}
+	memcpy(buf, data, h->len);
+	rx_enqueue(q, buf, (int)h->len, &h->meta, h->has_hash, h->hash,
+		   h->hash_type);
+}
+
+void netq_rx_steered(struct netq *q)
+{
+	netq_xfer_drain(q->xfer, q->index, rx_take_steered, q, RX_READ_BATCH);
 	netq_rx_flush(q);
 }
 
@@ -167,6 +272,7 @@ struct rx_shape {
 	unsigned int data;	/* data slots */
 	unsigned int extras;
 	int gso;		/* XEN_NETIF_GSO_TYPE_* or NONE */
+	int hash;		/* a HASH extra goes along */
 	unsigned int headroom;	/* first slot's data offset */
 };
 
@@ -221,7 +327,11 @@ static int rx_shape(struct netq *q, struct netq_rxpkt *d, struct rx_shape *s)
 			q->st.rx_csum_sw++;
 		}
 	}
-	s->extras = (s->gso ? 1 : 0) + (s->headroom ? 1 : 0);
+	/* Only a frontend that turned hashing on is told the hash. */
+	s->hash = d->has_hash &&
+		  q->hash.alg == XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+	s->extras = (s->gso ? 1 : 0) + (s->hash ? 1 : 0) +
+		    (s->headroom ? 1 : 0);
 	return -1;
 }
 
@@ -289,6 +399,20 @@ static void rx_place(struct netq *q, const struct netq_rxpkt *d,
 			e.u.gso.type = (uint8_t)s->gso;
 			e.u.gso.size = d->meta.gso_size;
 			put_extra(q, &nr, XEN_NETIF_EXTRA_TYPE_GSO,
+				  --extras_left > 0, &e);
+		}
+		/* Extras in type order, as Linux: GSO, HASH, XDP. */
+		if (slot == 0 && s->hash) {
+			struct netif_extra_info e;
+
+			memset(&e, 0, sizeof(e));
+			e.u.hash.type = d->hash_type;
+			e.u.hash.algorithm =
+				XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+			/* value: least significant octet first. */
+			for (int b = 0; b < 4; b++)
+				e.u.hash.value[b] = (uint8_t)(d->hash >> (8 * b));
+			put_extra(q, &nr, XEN_NETIF_EXTRA_TYPE_HASH,
 				  --extras_left > 0, &e);
 		}
 		if (slot == 0 && s->headroom) {
@@ -372,6 +496,8 @@ void netq_rx_flush(struct netq *q)
 		q->st.rx_bytes += d->len;
 		if (s.gso)
 			q->st.rx_gso++;
+		if (s.hash)
+			q->st.rx_hash++;
 	}
 	if (nr) {
 		netq_gcopy_run(q);

@@ -115,6 +115,29 @@ static int tx_meta(struct netq *q, const struct netq_tx_plan *p, uint8_t *pkt,
 	struct pkt_l4 l;
 
 	memset(m, 0, sizeof(*m));
+	/* The frontend's hash goes with the packet (Linux: skb_set_hash). */
+	if (p->extra_mask & (1u << XEN_NETIF_EXTRA_TYPE_HASH)) {
+		const struct netif_extra_info *h =
+			&p->extras[XEN_NETIF_EXTRA_TYPE_HASH - 1];
+
+		switch (h->u.hash.type) {
+		case _XEN_NETIF_CTRL_HASH_TYPE_IPV4:
+		case _XEN_NETIF_CTRL_HASH_TYPE_IPV6:
+			m->hash_kind = PORT_HASH_L3;
+			break;
+		case _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP:
+		case _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP:
+			m->hash_kind = PORT_HASH_L4;
+			break;
+		default:
+			break;	/* unknown: no hash, as Linux */
+		}
+		if (m->hash_kind) {
+			for (int b = 3; b >= 0; b--)
+				m->hash = m->hash << 8 | h->u.hash.value[b];
+			q->st.tx_hash++;
+		}
+	}
 	if (!partial && !gso) {
 		if (p->flags & NETTXF_data_validated)
 			m->flags = PORT_F_DATA_VALID;

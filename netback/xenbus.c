@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "common/xbus.h"
 #include "common/xen.h"
+#include "netback/ctrl.h"
 #include "netback/port.h"
 
 struct nbdev {
@@ -48,6 +49,9 @@ struct nbdev {
 	unsigned int nq;
 	struct netq_features feat;
 	struct netq_mcast mcast;
+	struct netq_xfer *xfer;		/* guest-RX steering, > 1 queue */
+	struct nb_ctrl *ctrl;		/* the control ring, if any */
+	struct nb_ctrl_stats ctrl_past;	/* of past connections */
 	uint64_t rate_bytes, rate_usec;
 	int disabled;			/* a fatal frontend error */
 	/* Counters of past connections, per queue index. */
@@ -189,8 +193,9 @@ static int nb_advertise(struct xbus_dev *dev)
 	t = XEN_TXN_NONE;
 	rc = xbus_dev_write_be(dev, "feature-split-event-channels", "%u",
 			       nb_conf->split ? 1 : 0);
-	return rc ?: xbus_dev_write_be(dev, "multi-queue-max-queues", "%u",
-				       nb_max_queues());
+	rc = rc ?: xbus_dev_write_be(dev, "multi-queue-max-queues", "%u",
+				     nb_max_queues());
+	return rc ?: xbus_dev_write_be(dev, "feature-ctrl-ring", "1");
 abort:
 	xen_store_txn_end(xs, t, 1);
 	return rc;
@@ -204,6 +209,17 @@ static void nb_disconnect(struct xbus_dev *dev)
 
 	if (!b)
 		return;
+	/* The control ring first: it hands configurations to the queues. */
+	if (b->ctrl) {
+		struct nb_ctrl_stats cs;
+
+		nb_ctrl_get_stats(b->ctrl, &cs);
+		b->ctrl_past.msgs += cs.msgs;
+		b->ctrl_past.errors += cs.errors;
+		b->ctrl_past.broken += cs.broken;
+		nb_ctrl_stop(b->ctrl);
+		b->ctrl = NULL;
+	}
 	for (unsigned int i = 0; i < b->nq; i++) {
 		struct netq_stats final;
 
@@ -220,7 +236,62 @@ static void nb_disconnect(struct xbus_dev *dev)
 	}
 	b->nq = 0;
 	b->disabled = 0;
+	netq_xfer_destroy(b->xfer);
+	b->xfer = NULL;
 	netq_mcast_clear(&b->mcast);
+}
+
+/* On the control thread: the control ring set a new configuration. */
+static void nb_apply_hash(void *arg, const struct nb_hash *h)
+{
+	struct nbdev *b = arg;
+
+	for (unsigned int i = 0; i < b->nq; i++)
+		netq_set_hash(b->q[i], h);
+}
+
+/*
+ * The control ring (B.5 step 4): optional; with ctrl-ring-ref, the
+ * event-channel-ctrl key is mandatory.
+ */
+static int nb_start_ctrl(struct xbus_dev *dev, struct nbdev *b)
+{
+	unsigned long ref, evtchn;
+	struct nb_ctrl_cfg cc;
+	char err[256];
+	int rc;
+
+	rc = xbus_dev_read_fe_uint(dev, "ctrl-ring-ref", UINT32_MAX, &ref);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc) {
+		xbus_dev_fatal(dev, rc, "reading %s/ctrl-ring-ref",
+			       xbus_dev_fe_path(dev));
+		return rc;
+	}
+	rc = xbus_dev_read_fe_uint(dev, "event-channel-ctrl", UINT32_MAX,
+				   &evtchn);
+	if (rc) {
+		xbus_dev_fatal(dev, rc, "reading %s/event-channel-ctrl",
+			       xbus_dev_fe_path(dev));
+		return rc;
+	}
+	cc = (struct nb_ctrl_cfg){
+		.name = xbus_dev_name(dev),
+		.domid = xbus_dev_fe_domid(dev),
+		.ref = (uint32_t)ref,
+		.evtchn = (uint32_t)evtchn,
+		.nq = b->nq,
+		.loop = nb_ctl,
+		.apply = nb_apply_hash,
+		.arg = b,
+	};
+	rc = nb_ctrl_start(&cc, &b->ctrl, err, sizeof(err));
+	if (rc) {
+		b->ctrl = NULL;
+		xbus_dev_fatal(dev, rc, "%s", err);
+	}
+	return rc;
 }
 
 struct fatal_msg {
@@ -399,7 +470,7 @@ static unsigned int nb_offloads(const struct netq_features *f)
 
 /* Read one queue's keys (top level, or queue-<i>/) and start it. */
 static int nb_start_queue(struct xbus_dev *dev, struct nbdev *b,
-			  unsigned int i, const char *prefix)
+			  unsigned int i, unsigned int nq, const char *prefix)
 {
 	unsigned long tx_ref, rx_ref, evtx, evrx;
 	struct netq_cfg qc;
@@ -446,6 +517,8 @@ static int nb_start_queue(struct xbus_dev *dev, struct nbdev *b,
 		.port = b->port,
 		.port_queue = i,
 		.mcast = &b->mcast,
+		.xfer = b->xfer,
+		.nq = nq,
 		.fatal_slots = nb_conf->fatal_slots,
 		.rx_queue_bytes = (size_t)nb_conf->rx_queue_kib * 1024,
 		.rx_queue_pkts = nb_conf->rx_queue_pkts,
@@ -506,18 +579,30 @@ static int nb_connect(struct xbus_dev *dev)
 		return rc;
 	}
 	b->disabled = 0;
+	if (nq > 1) {
+		rc = netq_xfer_create((unsigned int)nq, &b->xfer);
+		if (rc) {
+			xbus_dev_fatal(dev, rc, "queue hand-off rings");
+			return rc;
+		}
+	}
 	for (unsigned int i = 0; i < nq; i++) {
 		char prefix[32] = "";
 
 		/* One queue: top-level keys; several: queue-<i>/ (NETIF). */
 		if (nq > 1)
 			snprintf(prefix, sizeof(prefix), "queue-%u/", i);
-		rc = nb_start_queue(dev, b, i, prefix);
+		rc = nb_start_queue(dev, b, i, (unsigned int)nq, prefix);
 		if (rc) {
 			nb_disconnect(dev);
 			return rc;
 		}
 		b->nq = i + 1;
+	}
+	rc = nb_start_ctrl(dev, b);
+	if (rc) {
+		nb_disconnect(dev);
+		return rc;
 	}
 	b->pops->set_carrier(b->port, 1);
 	log_info(xbus_dev_name(dev), "connected: %lu queue(s), "
@@ -657,7 +742,11 @@ static void dump_queue_json(FILE *out, unsigned int i,
 	for (int k = 0; k < NETQ_F_NR; k++)
 		fprintf(out, "%s\"%s\":%llu", k ? "," : "",
 			netq_fatal_names[k], U(st->fatal[k]));
-	fprintf(out, "},\"mcast_requests\":%llu,\"rate_waits\":%llu,"
+	fprintf(out, "},\"rx_hash\":%llu,\"rx_steered\":%llu,\"tx_hash\":%llu,"
+		"\"events_idle\":%llu,\"storm_backoffs\":%llu",
+		U(st->rx_hash), U(st->rx_steered), U(st->tx_hash),
+		U(st->events_idle), U(st->storm_backoffs));
+	fprintf(out, ",\"mcast_requests\":%llu,\"rate_waits\":%llu,"
 		"\"rx_queued_packets\":%llu,\"rx_queued_bytes\":%llu,"
 		"\"grant_copy_calls\":%llu,\"grant_copy_segments\":%llu,"
 		"\"events\":%llu,\"notifies\":%llu}",
@@ -665,6 +754,14 @@ static void dump_queue_json(FILE *out, unsigned int i,
 		U(st->rx_queued_pkts), U(st->rx_queued_bytes),
 		U(st->gcopy_calls), U(st->gcopy_segs), U(st->events),
 		U(st->notifies));
+	if (st->rx_hash || st->rx_steered || st->tx_hash)
+		fprintf(out, "      hashing: %llu guest rx with a hash, %llu "
+			"steered to their queue, %llu guest tx with a hash\n",
+			U(st->rx_hash), U(st->rx_steered), U(st->tx_hash));
+	if (st->storm_backoffs)
+		fprintf(out, "      event storm: %llu of %llu wakeups idle, "
+			"%llu back-offs\n", U(st->events_idle), U(st->events),
+			U(st->storm_backoffs));
 }
 
 static void dump_queue_text(FILE *out, unsigned int i,
@@ -694,6 +791,14 @@ static void dump_queue_text(FILE *out, unsigned int i,
 		"%llu\n", U(st->tx_mcast_ctl), U(st->tx_rate_waits),
 		U(st->gcopy_calls), U(st->gcopy_segs), U(st->events),
 		U(st->notifies));
+	if (st->rx_hash || st->rx_steered || st->tx_hash)
+		fprintf(out, "      hashing: %llu guest rx with a hash, %llu "
+			"steered to their queue, %llu guest tx with a hash\n",
+			U(st->rx_hash), U(st->rx_steered), U(st->tx_hash));
+	if (st->storm_backoffs)
+		fprintf(out, "      event storm: %llu of %llu wakeups idle, "
+			"%llu back-offs\n", U(st->events_idle), U(st->events),
+			U(st->storm_backoffs));
 }
 
 void nb_dump_stats(FILE *out, int json)
@@ -708,6 +813,12 @@ void nb_dump_stats(FILE *out, int json)
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 			 b->mac[0], b->mac[1], b->mac[2], b->mac[3], b->mac[4],
 			 b->mac[5]);
+		struct nb_ctrl_stats cs;
+
+		nb_ctrl_get_stats(b->ctrl, &cs);
+		cs.msgs += b->ctrl_past.msgs;
+		cs.errors += b->ctrl_past.errors;
+		cs.broken += b->ctrl_past.broken;
 		if (json) {
 			fprintf(out, "%s{\"device\":", first ? "" : ",");
 			json_str(out, name);
@@ -715,15 +826,23 @@ void nb_dump_stats(FILE *out, int json)
 			json_str(out, b->pops->ifname(b->port));
 			fprintf(out, ",\"mac\":\"%s\",\"connected\":%s,"
 				"\"disabled\":%s,\"rate_bytes\":%llu,"
-				"\"rate_usec\":%llu,\"queues\":[", mac,
+				"\"rate_usec\":%llu,\"ctrl_messages\":%llu,"
+				"\"ctrl_errors\":%llu,\"ctrl_broken\":%llu,"
+				"\"queues\":[", mac,
 				b->nq ? "true" : "false",
 				b->disabled ? "true" : "false",
-				U(b->rate_bytes), U(b->rate_usec));
+				U(b->rate_bytes), U(b->rate_usec),
+				U(cs.msgs), U(cs.errors), U(cs.broken));
 		} else {
 			fprintf(out, "%s: port %s, mac %s, %s%s, %u queue(s)\n",
 				name, b->pops->ifname(b->port), mac,
 				b->nq ? "connected" : "not connected",
 				b->disabled ? ", DISABLED" : "", b->nq);
+			if (cs.msgs || cs.broken)
+				fprintf(out, "  control ring: %llu messages, "
+					"%llu errors%s\n", U(cs.msgs),
+					U(cs.errors),
+					cs.broken ? ", STOPPED" : "");
 		}
 		first = 0;
 		/* Totals since the vif appeared: past connections plus the

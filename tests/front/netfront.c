@@ -116,6 +116,15 @@ struct netfront {
 	struct netfront_info info;
 	struct xfront xf;
 	struct xen_gntshr *gs;
+	/* The control ring: its page, then a read-only page for tables. */
+	struct xen_evtchn *cxe;
+	int cport;
+	void *cring;
+	uint32_t cring_ref;
+	struct ring_netif_ctrl_front cr;
+	void *cpage;
+	uint32_t cpage_ref;
+	uint16_t cid;
 	struct nf_queue *q;
 	unsigned int nq; /* queues allocated (set up or half) */
 	unsigned long vseq; /* orders violations across queues */
@@ -463,6 +472,9 @@ static void nf_rx_refill(struct nf_queue *q)
 		};
 
 		q->rx_posted[idx & mask] = (int16_t)page;
+		if (q->nf->cfg.rx_canary)
+			memset(q->rx_pool + (size_t)page * NF_PAGE,
+			       q->nf->cfg.rx_canary, NF_PAGE);
 		ring_netif_rx_front_put_req(&q->rx, &req);
 	}
 }
@@ -557,6 +569,36 @@ nf_rx_bad(struct nf_rxpkt *p, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Bytes of @page[@from..@to) that are not the canary: 0 if all are. */
+static bool nf_canary_ok(const uint8_t *page, unsigned int from,
+			 unsigned int to, uint8_t canary)
+{
+	for (unsigned int i = from; i < to; i++)
+		if (page[i] != canary)
+			return false;
+	return true;
+}
+
+/*
+ * rx_canary: the backend may have written @page[@off..@off+@len) only.
+ * A page it should not have touched at all: @len 0.
+ */
+static void nf_rx_canary(struct nf_rxpkt *p, const uint8_t *page,
+			 unsigned int off, unsigned int len)
+{
+	uint8_t c = p->q->nf->cfg.rx_canary;
+
+	if (!c || !page)
+		return;
+	p->q->st.rx_canary_checked++;
+	if (!nf_canary_ok(page, 0, off, c) ||
+	    !nf_canary_ok(page, off + len, NF_PAGE, c)) {
+		p->q->st.rx_leaks++;
+		nf_rx_bad(p, "RX leak: bytes written outside [%u, %u) of a "
+			  "buffer page", off, off + len);
+	}
+}
+
 /* Check one data slot and append its bytes (xennet_get_responses). */
 static void nf_rx_data(struct nf_rxpkt *p, const struct netif_rx_response *r,
 		       const uint8_t *page, uint16_t id)
@@ -586,6 +628,7 @@ static void nf_rx_data(struct nf_rxpkt *p, const struct netif_rx_response *r,
 			  r->offset, st);
 		return;
 	}
+	nf_rx_canary(p, page, r->offset, (unsigned int)st);
 	if (p->bad || p->err || !page)
 		return;
 	memcpy(p->q->pkt + p->len, page + r->offset, (size_t)st);
@@ -608,8 +651,17 @@ static int nf_rx_extras(struct nf_rxpkt *p)
 			nf_rx_bad(p, "RX extra info missing at rsp_prod");
 		if (rc)
 			return rc;
+		/* An extra slot's buffer carries nothing: untouched. */
+		nf_rx_canary(p, page, 0, 0);
 		switch (e->type) {
 		case XEN_NETIF_EXTRA_TYPE_GSO:
+			if (p->q->nf->cfg.rx_canary &&
+			    (e->u.gso.pad || e->u.gso.features)) {
+				p->q->st.rx_leaks++;
+				nf_rx_bad(p, "RX leak: GSO extra padding %#x "
+					  "features %#x", e->u.gso.pad,
+					  e->u.gso.features);
+			}
 			if ((e->u.gso.type == XEN_NETIF_GSO_TYPE_TCPV4 &&
 			     !in->gso_tcpv4) ||
 			    (e->u.gso.type == XEN_NETIF_GSO_TYPE_TCPV6 &&
@@ -639,6 +691,11 @@ static int nf_rx_extras(struct nf_rxpkt *p)
 
 			/* Linux's netif.h: u.xdp.headroom, the first u16. */
 			memcpy(&hr, &e->u, sizeof(hr));
+			if (p->q->nf->cfg.rx_canary &&
+			    (e->u.pad[1] || e->u.pad[2])) {
+				p->q->st.rx_leaks++;
+				nf_rx_bad(p, "RX leak: XDP extra padding");
+			}
 			if (!in->xdp_headroom)
 				nf_rx_bad(p, "RX XDP extra we did not ask for");
 			else if (hr != in->xdp_headroom)
@@ -1369,6 +1426,135 @@ int netfront_rx_set_fill(struct netfront *nf, unsigned int qi, unsigned int n)
 	return (int)n;
 }
 
+/* ------------------------------------------------------ control ring */
+
+int netfront_ctrl_send(struct netfront *nf,
+		       const struct xen_netif_ctrl_request *reqs,
+		       unsigned int n)
+{
+	if (!nf->info.ctrl_ring)
+		return nf_fail(-ENOTCONN, "no control ring");
+	if (ring_front_free(&nf->cr.f) < n)
+		return -ENOSPC;
+	for (unsigned int i = 0; i < n; i++)
+		ring_netif_ctrl_front_put_req(&nf->cr, &reqs[i]);
+	ring_front_push_req(&nf->cr.f);
+	/* Always notify: the backend serves the ring on events only. */
+	return xen_evtchn_notify(nf->cxe, (uint32_t)nf->cport);
+}
+
+int netfront_ctrl_collect(struct netfront *nf,
+			  struct xen_netif_ctrl_response *out,
+			  unsigned int max, unsigned int want, int timeout_ms)
+{
+	long end = mono_ms() + timeout_ms;
+	unsigned int got = 0;
+
+	if (!nf->info.ctrl_ring)
+		return nf_fail(-ENOTCONN, "no control ring");
+	for (;;) {
+		int n = ring_netif_ctrl_front_fetch_rsp(&nf->cr, out + got,
+							max - got);
+
+		if (n < 0)
+			return nf_fail(n, "control ring: rsp_prod overflow");
+		got += (unsigned int)n;
+		if (got >= want || got >= max || mono_ms() >= end)
+			break;
+		if (n == 0) {
+			struct pollfd pfd = {
+				.fd = xen_evtchn_fd(nf->cxe),
+				.events = POLLIN,
+			};
+
+			if (ring_front_final_check(&nf->cr.f) != 0)
+				continue;
+			if (poll(&pfd, 1, 10) > 0) {
+				int port = xen_evtchn_pending(nf->cxe);
+
+				if (port >= 0)
+					xen_evtchn_unmask(nf->cxe,
+							  (uint32_t)port);
+			}
+		}
+	}
+	return (int)got;
+}
+
+int netfront_ctrl(struct netfront *nf, uint16_t type, uint32_t d0,
+		  uint32_t d1, uint32_t d2, uint32_t *data)
+{
+	struct xen_netif_ctrl_request req;
+	struct xen_netif_ctrl_response rsp;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.id = nf->cid++;
+	req.type = type;
+	req.data[0] = d0;
+	req.data[1] = d1;
+	req.data[2] = d2;
+	rc = netfront_ctrl_send(nf, &req, 1);
+	if (rc)
+		return rc;
+	rc = netfront_ctrl_collect(nf, &rsp, 1, 1, (int)nf->cfg.timeout_ms);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return nf_fail(-ETIMEDOUT, "no control response");
+	if (rsp.id != req.id || rsp.type != req.type)
+		return nf_fail(-EIO, "control response id %u type %u for "
+			       "id %u type %u", rsp.id, rsp.type, req.id,
+			       req.type);
+	if (data)
+		*data = rsp.data;
+	return (int)rsp.status;
+}
+
+struct ring_front *netfront_ctrl_ring(struct netfront *nf)
+{
+	return nf->info.ctrl_ring ? &nf->cr.f : NULL;
+}
+
+int netfront_ctrl_notify(struct netfront *nf)
+{
+	if (!nf->info.ctrl_ring)
+		return nf_fail(-ENOTCONN, "no control ring");
+	return xen_evtchn_notify(nf->cxe, (uint32_t)nf->cport);
+}
+
+void *netfront_ctrl_page(struct netfront *nf, uint32_t *gref)
+{
+	if (!nf->info.ctrl_ring)
+		return NULL;
+	*gref = nf->cpage_ref;
+	return nf->cpage;
+}
+
+/* The control ring and its table page, its event channel. */
+static int nf_ctrl_setup(struct netfront *nf)
+{
+	unsigned int be = nf->info.be_domid;
+	int rc;
+
+	rc = xen_gntshr_share(nf->gs, be, 1, 1, &nf->cring_ref, &nf->cring);
+	if (rc)
+		return nf_fail(rc, "share the control ring");
+	if (ring_netif_ctrl_front_init(&nf->cr, nf->cring, 1))
+		return nf_fail(-EINVAL, "control ring init");
+	rc = xen_gntshr_share(nf->gs, be, 1, 0, &nf->cpage_ref, &nf->cpage);
+	if (rc)
+		return nf_fail(rc, "share the control table page");
+	rc = xen_evtchn_open(&nf->cxe);
+	if (rc)
+		return nf_fail(rc, "control evtchn open");
+	nf->cport = xen_evtchn_alloc_unbound(nf->cxe, be);
+	if (nf->cport < 0)
+		return nf_fail(nf->cport, "control event channel");
+	nf->info.ctrl_ring = true;
+	return 0;
+}
+
 /* ------------------------------------------------------- control plane */
 
 /* A backend key as a number; -1 if absent or not a number. */
@@ -1564,6 +1750,12 @@ static int nf_write_keys(struct netfront *nf, xen_txn_t t)
 			rc = rc ?: xfront_write(f, t, k, "%d", q->port_tx);
 		}
 	}
+	if (in->ctrl_ring) {
+		rc = rc ?: xfront_write(f, t, "ctrl-ring-ref", "%u",
+					nf->cring_ref);
+		rc = rc ?: xfront_write(f, t, "event-channel-ctrl", "%d",
+					nf->cport);
+	}
 	rc = rc ?: xfront_write(f, t, "request-rx-copy", "1");
 	rc = rc ?: xfront_write(f, t, "feature-rx-notify", "1");
 	if (in->sg)
@@ -1654,6 +1846,13 @@ static void nf_free(struct netfront *nf, bool unshare)
 	for (i = 0; i < nf->nq; i++)
 		nf_queue_free(nf, &nf->q[i], unshare);
 	free(nf->q);
+	if (unshare && nf->gs) {
+		if (nf->cring)
+			xen_gntshr_unshare(nf->gs, nf->cring, 1);
+		if (nf->cpage)
+			xen_gntshr_unshare(nf->gs, nf->cpage, 1);
+	}
+	xen_evtchn_close(nf->cxe);
 	xen_gntshr_close(nf->gs);
 	xfront_close(&nf->xf);
 	free(nf);
@@ -1755,6 +1954,11 @@ int netfront_connect(struct netfront **out, const struct netfront_cfg *cfg)
 			goto err_free;
 	}
 	in->num_queues = nq;
+	if (cfg->ctrl_ring && in->be_ctrl_ring > 0) {
+		rc = nf_ctrl_setup(nf);
+		if (rc)
+			goto err_free;
+	}
 
 	if (in->be_xdp_headroom > 0) {
 		rc = xfront_write(&nf->xf, XEN_TXN_NONE, "xdp-headroom", "%u",

@@ -71,6 +71,18 @@ struct netfront_cfg {
 	unsigned int rx_pages; /* RX pool pages per queue; 0 = 256 */
 	unsigned int rx_fill; /* RX buffers kept posted; 0 = all */
 	bool rx_none; /* hostile: post no RX buffer at all */
+	/* Share a control ring (ctrl-ring-ref, event-channel-ctrl) if the
+	 * backend offers feature-ctrl-ring; see netfront_ctrl(). */
+	bool ctrl_ring;
+	/*
+	 * Info-leak check (XSA-216): fill every RX page with this byte
+	 * before posting it, and on each response check that the backend
+	 * wrote nothing outside [offset, offset + status) of a data slot's
+	 * page, nothing into the page of an extra slot's index, and that
+	 * the unused bytes of each extra are zero. A failure is a
+	 * violation ("leak"). 0: off.
+	 */
+	uint8_t rx_canary;
 	/* Called from netfront_send/poll/recv as a packet's last TX slot
 	 * comes back; status is the first of its slots' statuses that is
 	 * not NETIF_RSP_OKAY, else OKAY. */
@@ -98,6 +110,7 @@ struct netfront_info {
 	long be_rx_copy, be_rx_flip, be_sg, be_gso_tcpv4, be_gso_tcpv6;
 	long be_ipv6_csum, be_split, be_max_queues, be_ctrl_ring;
 	long be_multicast, be_dynamic_multicast, be_xdp_headroom;
+	bool ctrl_ring; /* a control ring is shared */
 	bool trusted; /* fe/trusted (default 1) */
 	bool have_mac;
 	uint8_t mac[6]; /* fe/mac */
@@ -232,6 +245,8 @@ struct netfront_stats {
 	uint64_t rx_errors; /* packets the backend answered -1/-2 */
 	uint64_t rx_dropped; /* packets dropped for a violation */
 	uint64_t raw_rsp; /* responses taken as answers to raw puts */
+	uint64_t rx_canary_checked; /* pages checked (rx_canary) */
+	uint64_t rx_leaks; /* ...that held bytes they should not */
 	uint64_t violations;
 };
 
@@ -353,5 +368,43 @@ int netfront_notify(struct netfront *nf, unsigned int q, int which);
  * posted stay posted. Returns the value used.
  */
 int netfront_rx_set_fill(struct netfront *nf, unsigned int q, unsigned int n);
+
+/* ------------------------------------------------------ control ring */
+
+/*
+ * netfront_ctrl - send one control message (xen_netif_ctrl_request of
+ * @type with @d0..@d2) and wait (the timeout) for its response. Returns
+ * the response's status (XEN_NETIF_CTRL_STATUS_*, >= 0) with its data in
+ * *@data (if not NULL); -ENOTCONN (no control ring), -ETIMEDOUT, -EIO (a
+ * response that is not ours: id or type differ). One thread at a time.
+ */
+int netfront_ctrl(struct netfront *nf, uint16_t type, uint32_t d0,
+		  uint32_t d1, uint32_t d2, uint32_t *data);
+
+/*
+ * netfront_ctrl_send - put @n requests as given (ids and all) on the
+ * control ring, publish, notify. 0, -ENOSPC (fewer free slots; nothing
+ * put), -ENOTCONN.
+ */
+int netfront_ctrl_send(struct netfront *nf,
+		       const struct xen_netif_ctrl_request *reqs,
+		       unsigned int n);
+/*
+ * netfront_ctrl_collect - wait up to @timeout_ms for @want responses,
+ * copying up to @max into @out. Returns the count, or -EIO if the backend
+ * published more responses than requests.
+ */
+int netfront_ctrl_collect(struct netfront *nf,
+			  struct xen_netif_ctrl_response *out,
+			  unsigned int max, unsigned int want, int timeout_ms);
+/* The control ring's front view (for impossible indexes) and a notify. */
+struct ring_front *netfront_ctrl_ring(struct netfront *nf);
+int netfront_ctrl_notify(struct netfront *nf);
+/*
+ * A page shared read-only with the backend for the key and the mapping
+ * table a SET_HASH_KEY / SET_HASH_MAPPING names; its gref in *@gref.
+ * NULL without a control ring.
+ */
+void *netfront_ctrl_page(struct netfront *nf, uint32_t *gref);
 
 #endif

@@ -296,3 +296,114 @@ void nh_reply_rsp(char *reply, size_t len, int n, const int16_t *status,
 	}
 	snprintf(reply, len, "rsp %d %u %u %u", n, okay, error, nulls);
 }
+
+/* ------------------------------------------------ frames and hashing */
+
+const uint8_t nh_rss_key[40] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+	0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+	0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+	0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
+
+const struct nh_rss_vec nh_rss_vecs[5] = {
+	{ IP4(66, 9, 149, 187), IP4(161, 142, 100, 80), 2794, 1766,
+	  0x323e8fc2, 0x51ccc178 },
+	{ IP4(199, 92, 111, 2), IP4(65, 69, 140, 83), 14230, 4739,
+	  0xd718262a, 0xc626b0ea },
+	{ IP4(24, 19, 198, 95), IP4(12, 22, 207, 184), 12898, 38024,
+	  0xd2d0a5de, 0x5c2b394a },
+	{ IP4(38, 27, 205, 30), IP4(209, 142, 163, 6), 48228, 2217,
+	  0x82989176, 0xafc7327f },
+	{ IP4(153, 39, 163, 191), IP4(202, 188, 127, 2), 44251, 1303,
+	  0x5d1809c5, 0x10e828a2 },
+};
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+size_t nh_frame_ipv4(uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
+		     uint16_t sport, uint16_t dport, bool tcp)
+{
+	static const uint8_t dmac[6] = { 0x00, 0x16, 0x3e, 0x00, 0x01, 0x00 };
+	static const uint8_t smac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
+	size_t l4 = 14 + 20, hl = tcp ? 20 : 8;
+	uint32_t sum = 0;
+
+	if (len < l4 + hl + 4 || len > 65535)
+		return 0;
+	memset(buf, 0, len);
+	memcpy(buf, dmac, 6);
+	memcpy(buf + 6, smac, 6);
+	buf[12] = 0x08;
+	buf[14] = 0x45;
+	buf[16] = (uint8_t)((len - 14) >> 8);
+	buf[17] = (uint8_t)(len - 14);
+	buf[20] = 0x40;			/* DF, not a fragment */
+	buf[22] = 64;
+	buf[23] = tcp ? 6 : 17;
+	put32(buf + 26, src);
+	put32(buf + 30, dst);
+	for (int i = 14; i < 34; i += 2)
+		sum += (uint32_t)buf[i] << 8 | buf[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	buf[24] = (uint8_t)(~sum >> 8);
+	buf[25] = (uint8_t)~sum;
+	buf[l4] = (uint8_t)(sport >> 8);
+	buf[l4 + 1] = (uint8_t)sport;
+	buf[l4 + 2] = (uint8_t)(dport >> 8);
+	buf[l4 + 3] = (uint8_t)dport;
+	if (tcp) {
+		buf[l4 + 12] = 5 << 4;
+		buf[l4 + 13] = 0x10;	/* ACK */
+	} else {
+		buf[l4 + 4] = (uint8_t)((len - l4) >> 8);
+		buf[l4 + 5] = (uint8_t)(len - l4);
+	}
+	put32(buf + l4 + hl, NH_MAGIC);
+	for (size_t i = l4 + hl + 4; i < len; i++)
+		buf[i] = (uint8_t)(i * 7);
+	return len;
+}
+
+int nh_frame_parse(const uint8_t *f, size_t len, uint32_t *src,
+		   uint32_t *dst, uint16_t *sport, uint16_t *dport, bool *tcp)
+{
+	size_t l4 = 14 + 20, hl;
+
+	if (len < l4 + 8 || f[12] != 0x08 || f[13] != 0 || f[14] != 0x45)
+		return 0;
+	if (f[23] != 6 && f[23] != 17)
+		return 0;
+	*tcp = f[23] == 6;
+	hl = *tcp ? 20 : 8;
+	if (len < l4 + hl + 4 || get32(f + l4 + hl) != NH_MAGIC)
+		return 0;
+	*src = get32(f + 26);
+	*dst = get32(f + 30);
+	*sport = (uint16_t)(f[l4] << 8 | f[l4 + 1]);
+	*dport = (uint16_t)(f[l4 + 2] << 8 | f[l4 + 3]);
+	return 1;
+}
+
+void nh_inject(struct nh *h, const uint8_t *f, size_t len)
+{
+	ssize_t n = write(h->ps, f, len);
+
+	CHECK(n == (ssize_t)len, "inject a %zu-byte frame on vif1.0: %s", len,
+	      n < 0 ? strerror(errno) : "short");
+}

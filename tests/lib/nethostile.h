@@ -96,4 +96,36 @@ int nh_raw(struct netfront *nf, const union ring_netif_tx_req *sl,
 void nh_reply_rsp(char *reply, size_t len, int n, const int16_t *status,
 		  unsigned int nulls);
 
+/* ------------------------------------------------ frames and hashing */
+
+#define NH_MAGIC 0x50564854u	/* "PVHT": a test frame's first payload */
+
+/*
+ * An Ethernet + IPv4 frame of @len bytes (>= 14 + 20 + L4 header + 4) from
+ * @src:@sport to @dst:@dport (host byte order), TCP (@tcp) or UDP, with
+ * NH_MAGIC and then a filler as payload, into @buf. Returns @len, or 0 if
+ * it does not fit.
+ */
+size_t nh_frame_ipv4(uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
+		     uint16_t sport, uint16_t dport, bool tcp);
+/* A test frame's IPv4 fields (0 if @f is not one). */
+int nh_frame_parse(const uint8_t *f, size_t len, uint32_t *src,
+		   uint32_t *dst, uint16_t *sport, uint16_t *dport, bool *tcp);
+/* Write @f to vif1.0 from the host side (it reaches the hostile guest). */
+void nh_inject(struct nh *h, const uint8_t *f, size_t len);
+
+/*
+ * The Microsoft RSS verification suite's key and IPv4 vectors ("Verifying
+ * the RSS Hash Calculation"): nh_rss_key[40]; for each vector the
+ * addresses and ports and the expected Toeplitz hash over the addresses
+ * (IPv4) and over addresses and ports (IPv4 with TCP).
+ */
+struct nh_rss_vec {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint32_t h_ip, h_tcp;
+};
+extern const uint8_t nh_rss_key[40];
+extern const struct nh_rss_vec nh_rss_vecs[5];
+
 #endif
