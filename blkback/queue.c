@@ -909,9 +909,13 @@ static void on_event(struct loop_fd *lfd, uint32_t events)
 	/*
 	 * Idle means no request was taken since the previous wakeup, by any
 	 * path (completions sweep too, so a busy frontend's events may find
-	 * their requests gone: that is work, not a storm).
+	 * their requests gone: that is work, not a storm), and none is in
+	 * flight: a real blkfront under load was seen on real Xen to send
+	 * wakeups that found nothing new while its I/O ran, and must never
+	 * be slowed for it.
 	 */
-	if (q->ring.b.req_cons == q->cons_at_event) {
+	if (q->ring.b.req_cons == q->cons_at_event && !q->nios &&
+	    !q->st.inflight) {
 		q->st.events_idle++;
 		q->idle_events++;
 	} else {
