@@ -5,6 +5,7 @@
 #   make demo       the main job: the daemons on the emulated Xen
 #   make bench      benchmark programs under bench/ (figures, not tests)
 #   make fuzz       libFuzzer targets into build/fuzz/ (clang)
+#   make e2e        end-to-end tests on a real Xen in QEMU (tests/e2e; E2E=...)
 #   V=1             full command lines
 #   SANITIZE=1      ASan + UBSan build (into build-san/ unless BUILD is set)
 #
