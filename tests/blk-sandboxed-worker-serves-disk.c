@@ -90,41 +90,6 @@ static int guest(void *arg)
 	return 0;
 }
 
-static pid_t worker_pid(pid_t daemon)
-{
-	char cmd[128];
-	FILE *p;
-	int pid = 0;
-
-	snprintf(cmd, sizeof(cmd), "pgrep -P %d -f 'blkbackd .*--worker 1$'",
-		 (int)daemon);
-	p = popen(cmd, "r");
-	if (!p)
-		return 0;
-	if (fscanf(p, "%d", &pid) != 1)
-		pid = 0;
-	pclose(p);
-	return (pid_t)pid;
-}
-
-/* /proc/<pid>/status has the line "<key>:\t<value>". */
-static int status_has(pid_t pid, const char *key, const char *value)
-{
-	char path[64], line[256], want[128];
-	int found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	snprintf(want, sizeof(want), "%s:\t%s\n", key, value);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = !strcmp(line, want);
-	fclose(f);
-	return found;
-}
-
 int main(void)
 {
 	struct blk_scen s;
@@ -140,17 +105,17 @@ int main(void)
 		 blk_image(&s, "sandboxed.img", DISK_BYTES, 0));
 	blk_add(&s, "vbd", 1, 51712, img, NULL);
 	for (i = 0, w = 0; i < 500 && !w; i++) {
-		w = worker_pid(s.daemon);
+		w = blk_worker_pid(&s, 1);
 		if (!w)
 			usleep(10000);
 	}
 	CHECK(w > 0, "no worker for guest 1");
 	/* The filter goes on once the worker has started. */
-	for (i = 0; i < 500 && !status_has(w, "Seccomp", "2"); i++)
+	for (i = 0; i < 500 && !simenv_status_has(w, "Seccomp", "2"); i++)
 		usleep(10000);
-	CHECK(status_has(w, "Seccomp", "2"), "worker %d: not in seccomp "
+	CHECK(simenv_status_has(w, "Seccomp", "2"), "worker %d: not in seccomp "
 	      "filter mode", (int)w);
-	CHECK(status_has(w, "NoNewPrivs", "1"), "worker %d: no no_new_privs",
+	CHECK(simenv_status_has(w, "NoNewPrivs", "1"), "worker %d: no no_new_privs",
 	      (int)w);
 
 	i = blk_guest(&s, 1, guest, NULL);
@@ -166,7 +131,7 @@ int main(void)
 	CHECK(pclose(p) == 0 && strstr(out, "q1: read"),
 	      "blkbackd --stats: '%s'", out);
 
-	CHECK(worker_pid(s.daemon) == w, "the worker was replaced");
+	CHECK(blk_worker_pid(&s, 1) == w, "the worker was replaced");
 	snprintf(cmd, sizeof(cmd), "grep -q 'killed by signal' %s", s.log);
 	CHECK(system(cmd) != 0, "a worker was killed");
 	/* The file holds the second pass's pattern, the discard zeroed. */

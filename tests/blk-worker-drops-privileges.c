@@ -56,41 +56,6 @@ static int guest(void *arg)
 	return 0;
 }
 
-static pid_t worker_pid(pid_t daemon)
-{
-	char cmd[128];
-	FILE *p;
-	int pid = 0;
-
-	snprintf(cmd, sizeof(cmd), "pgrep -P %d -f 'blkbackd .*--worker 1$'",
-		 (int)daemon);
-	p = popen(cmd, "r");
-	if (!p)
-		return 0;
-	if (fscanf(p, "%d", &pid) != 1)
-		pid = 0;
-	pclose(p);
-	return (pid_t)pid;
-}
-
-/* /proc/<pid>/status has the line "<key>:\t<value>". */
-static int status_has(pid_t pid, const char *key, const char *value)
-{
-	char path[64], line[256], want[128];
-	int found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	snprintf(want, sizeof(want), "%s:\t%s\n", key, value);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = !strcmp(line, want);
-	fclose(f);
-	return found;
-}
-
 int main(void)
 {
 	char img_a[PATH_MAX], img_b[PATH_MAX], hv[PATH_MAX + 16], ids[64];
@@ -116,25 +81,25 @@ int main(void)
 		 blk_image(&s, "first.img", DISK_BYTES, 0));
 	blk_add(&s, "vbd", 1, XVDA + 16 * 2, img_a, NULL);
 	for (i = 0; i < 500 && !w; i++) {
-		w = worker_pid(s.daemon);
+		w = blk_worker_pid(&s, 1);
 		if (!w)
 			usleep(10000);
 	}
 	CHECK(w > 0, "no worker for guest 1");
 	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", pw->pw_uid, pw->pw_uid,
 		 pw->pw_uid, pw->pw_uid);
-	for (i = 0; i < 500 && !status_has(w, "Uid", ids); i++)
+	for (i = 0; i < 500 && !simenv_status_has(w, "Uid", ids); i++)
 		usleep(10000);
-	CHECK(status_has(w, "Uid", ids), "worker %d is not running as nobody",
+	CHECK(simenv_status_has(w, "Uid", ids), "worker %d is not running as nobody",
 	      (int)w);
 	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", pw->pw_gid, pw->pw_gid,
 		 pw->pw_gid, pw->pw_gid);
-	CHECK(status_has(w, "Gid", ids), "worker %d: gids are not nobody's",
+	CHECK(simenv_status_has(w, "Gid", ids), "worker %d: gids are not nobody's",
 	      (int)w);
-	CHECK(status_has(w, "CapEff", "0000000000000000") &&
-		      status_has(w, "CapPrm", "0000000000000000"),
+	CHECK(simenv_status_has(w, "CapEff", "0000000000000000") &&
+		      simenv_status_has(w, "CapPrm", "0000000000000000"),
 	      "worker %d kept capabilities", (int)w);
-	CHECK(status_has(w, "Seccomp", "2") && status_has(w, "NoNewPrivs", "1"),
+	CHECK(simenv_status_has(w, "Seccomp", "2") && simenv_status_has(w, "NoNewPrivs", "1"),
 	      "worker %d is not under its seccomp filter", (int)w);
 
 	/* Added now: opened by the worker as nobody. */
@@ -156,6 +121,6 @@ int main(void)
 	CHECK(blk_guest(&s, 1, guest, NULL) == 0, "guest failed");
 	CHECK(blk2_file_diff(img_a, 0, 128 * 1024, SEED) == -1,
 	      "nobody's image does not hold what the guest wrote");
-	CHECK(worker_pid(s.daemon) == w, "the worker was replaced");
+	CHECK(blk_worker_pid(&s, 1) == w, "the worker was replaced");
 	return blk_pass(&s);
 }

@@ -83,24 +83,6 @@ static int log_wait_more(const struct xt_scen *s, const char *re, int n)
 	return -1;
 }
 
-/* /proc/<pid>/status has the line "<key>:\t<value>". */
-static int status_has(pid_t pid, const char *key, const char *value)
-{
-	char path[64], line[256], want[128];
-	int found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	snprintf(want, sizeof(want), "%s:\t%s\n", key, value);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f))
-		found = !strcmp(line, want);
-	fclose(f);
-	return found;
-}
-
 /* Set guest 1's xtest-forbidden node (as Dom0); NULL removes it. */
 static void forbid(struct xt_scen *s, const char *what)
 {
@@ -135,9 +117,9 @@ int main(void)
 	CHECK(read(pipefd[0], &c, 1) == 1, "guest 2 did not connect");
 	w2 = worker_pid(s.daemon, 2);
 	CHECK(w2 > 0, "no worker for guest 2");
-	CHECK(status_has(w2, "Seccomp", "2"),
+	CHECK(simenv_status_has(w2, "Seccomp", "2"),
 	      "guest 2's worker is not in seccomp filter mode");
-	CHECK(status_has(w2, "NoNewPrivs", "1"),
+	CHECK(simenv_status_has(w2, "NoNewPrivs", "1"),
 	      "guest 2's worker lacks no_new_privs");
 
 	/* Guest 1 connects; its worker calls ptrace at connect and dies. */

@@ -215,3 +215,20 @@ pid_t simenv_spawn(const struct simenv *env, unsigned int domid,
 	}
 	return pid;
 }
+
+int simenv_status_has(pid_t pid, const char *key, const char *value)
+{
+	char path[64], line[256], want[128];
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(want, sizeof(want), "%s:\t%s\n", key, value);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strcmp(line, want);
+	fclose(f);
+	return found;
+}

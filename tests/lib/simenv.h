@@ -60,6 +60,8 @@ int simenv_xensim(const struct simenv *env, const char *cmd, const char *fmt,
  */
 pid_t simenv_spawn(const struct simenv *env, unsigned int domid,
 		   const char *log, char *const argv[]);
+/* 1 if /proc/<@pid>/status has the line "<@key>:\t<@value>", else 0. */
+int simenv_status_has(pid_t pid, const char *key, const char *value);
 /* Path of a file under the source tree (static buffer, next call reuses). */
 const char *simenv_src(const char *rel);
 /* Path of a file under the build tree (static buffer, next call reuses). */
