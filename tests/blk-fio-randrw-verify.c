@@ -67,23 +67,5 @@ static int scenario(const char *engine, const char *engine_so)
 
 int main(void)
 {
-	static const char *const engines[] = {"uring", "aio"};
-	const char *so;
-
-	blk_require_daemon();
-	so = blk_require_fio_engine();
-	for (unsigned int i = 0; i < 2; i++) {
-		pid_t pid;
-		int st;
-
-		fflush(NULL);
-		pid = fork();
-		CHECK(pid >= 0, "fork");
-		if (pid == 0)
-			exit(scenario(engines[i], so));
-		st = simenv_wait(pid);
-		CHECK(st == 0, "engine=%s: fio randrw verify failed (exit %d)",
-		      engines[i], st);
-	}
-	return TEST_PASS;
+	return fiorun_each_engine(scenario, "fio randrw verify");
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "lib/blkscen.h"
 #include "lib/check.h"
 
 /* Messages fio prints for a block that does not hold what it wrote. */
@@ -338,4 +339,28 @@ int fiorun_backend(const struct simenv *env, const char *dev,
 out:
 	free(out);
 	return rc;
+}
+
+int fiorun_each_engine(int (*scenario)(const char *engine, const char *so),
+		       const char *what)
+{
+	static const char *const engines[] = {"uring", "aio"};
+	const char *so;
+
+	blk_require_daemon();
+	so = blk_require_fio_engine();
+	for (unsigned int i = 0; i < 2; i++) {
+		pid_t pid;
+		int st;
+
+		fflush(NULL);
+		pid = fork();
+		CHECK(pid >= 0, "fork");
+		if (pid == 0)
+			exit(scenario(engines[i], so));
+		st = simenv_wait(pid);
+		CHECK(st == 0, "engine=%s: %s failed (exit %d)", engines[i],
+		      what, st);
+	}
+	return TEST_PASS;
 }

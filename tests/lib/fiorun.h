@@ -90,4 +90,13 @@ struct fiorun_backend {
 int fiorun_backend(const struct simenv *env, const char *dev,
 		   struct fiorun_backend *b);
 
+/*
+ * Run @scenario(engine, fio engine path) once for blkbackd's "uring" and
+ * once for its "aio" engine, each in a child process of its own (a fresh
+ * emulated host each time), and CHECK that both exited 0; @what names the
+ * scenario in the failure message. Returns TEST_PASS.
+ */
+int fiorun_each_engine(int (*scenario)(const char *engine, const char *so),
+		       const char *what);
+
 #endif
