@@ -214,7 +214,8 @@ struct blkq_cfg {
 	void (*broken)(void *arg, unsigned int index, int err);
 	void *broken_arg;
 	/*
-	 * The queue's journal file (NULL: none), and whether the frontend
+	 * The queue's journal file (NULL: none, and then a ring taken back
+	 * with requests in flight fails to start), and whether the frontend
 	 * was found Connected (a restarted worker taking the ring back):
 	 * then the requests a dead predecessor left unanswered are replayed
 	 * from the journal.

@@ -1058,26 +1058,23 @@ static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg,
 	uint32_t req_prod;
 	int found = 0, again = 0, rc;
 
-	if (!cfg->journal) {
-		req_prod = __atomic_load_n(&q->ring.b.sring->req_prod,
-					   __ATOMIC_ACQUIRE);
-		if (cfg->adopt && req_prod != q->ring.b.req_cons)
-			log_warn(q->name, "taken back without a journal: "
-				 "requests in flight are replayed from rsp_prod");
-		return 0;
-	}
-	memcpy(key.refs, cfg->ring_refs, cfg->ring_pages * sizeof(uint32_t));
-	rc = blkj_open(cfg->journal, &key, q->nslots, cfg->adopt, &q->j, &found);
-	if (rc) {
-		q->j = NULL;
-		snprintf(err, errlen, "cannot open the journal %s: %s",
-			 cfg->journal, strerror(-rc));
-		return rc;
+	if (cfg->journal) {
+		memcpy(key.refs, cfg->ring_refs,
+		       cfg->ring_pages * sizeof(uint32_t));
+		rc = blkj_open(cfg->journal, &key, q->nslots, cfg->adopt,
+			       &q->j, &found);
+		if (rc) {
+			q->j = NULL;
+			snprintf(err, errlen, "cannot open the journal %s: %s",
+				 cfg->journal, strerror(-rc));
+			return rc;
+		}
 	}
 	if (!found) {
 		req_prod = __atomic_load_n(&q->ring.b.sring->req_prod,
 					   __ATOMIC_ACQUIRE);
-		blkj_cons(q->j, q->ring.b.req_cons);
+		if (q->j)
+			blkj_cons(q->j, q->ring.b.req_cons);
 		if (cfg->adopt && req_prod != q->ring.b.req_cons) {
 			snprintf(err, errlen, "queue %u taken back with %u "
 				 "request(s) in flight and no journal of them: "
