@@ -48,17 +48,6 @@
 #define BLKQ_REAP 64		/* completions reaped per step */
 #define BLKQ_GCOPY_MAX 1024	/* grant-copy segments per call */
 #define PG_PURGE_MS 10000	/* how often unused persistent maps are aged */
-/*
- * Event storms (hostile-frontend class 13, XSA-332): this many wakeups in
- * a row that found no new request leave the port masked for a while, from
- * STORM_MIN_MS doubling to STORM_MAX_MS while the storm lasts. A real
- * frontend notifies only when it published requests (req_event), so it
- * never gets here; a storming one gets its events coalesced instead of a
- * core.
- */
-#define STORM_IDLE_EVENTS 64
-#define STORM_MIN_MS 1
-#define STORM_MAX_MS 64
 
 /*
  * A persistent grant: a frontend page mapped once and kept while the
@@ -107,9 +96,7 @@ struct blkq {
 	struct ring_blkif_back ring;
 	struct loop_fd ev_lfd;
 	/* Event-storm back-off */
-	uint32_t cons_at_event;		/* req_cons at the previous wakeup */
-	unsigned int idle_events;	/* wakeups in a row without requests */
-	unsigned int storm_ms;		/* current back-off; 0: none */
+	struct xen_evstorm storm;	/* counts on req_cons */
 	int masked_port;		/* left masked while backing off; -1 */
 	struct loop_timer storm_timer;
 
@@ -902,46 +889,31 @@ static void on_event(struct loop_fd *lfd, uint32_t events)
 	struct blkq *q = (struct blkq *)((char *)lfd -
 					 offsetof(struct blkq, ev_lfd));
 	int port = xen_evtchn_pending(q->xe);
+	unsigned int ms;
 
 	if (port < 0)
 		return;
 	q->st.events++;
 	/*
-	 * Idle means no request was taken since the previous wakeup, by any
-	 * path (completions sweep too, so a busy frontend's events may find
-	 * their requests gone: that is work, not a storm), and none is in
-	 * flight: a real blkfront under load was seen on real Xen to send
-	 * wakeups that found nothing new while its I/O ran, and must never
-	 * be slowed for it.
+	 * Served with the port masked, so that the storm check below sees
+	 * what this wakeup took; a notification sent meanwhile stays pending
+	 * and is delivered at unmask.
 	 */
-	if (q->ring.b.req_cons == q->cons_at_event && !q->nios &&
-	    !q->st.inflight) {
+	sweep(q);
+	if (xen_evstorm_note(&q->storm, q->ring.b.req_cons))
 		q->st.events_idle++;
-		q->idle_events++;
-	} else {
-		q->idle_events = 0;
-		q->storm_ms = 0;
-	}
-	if (q->idle_events >= STORM_IDLE_EVENTS && !q->stopping) {
-		/* Leave the port masked: the guest's notifications coalesce
-		 * into one pending event until the timer unmasks it. */
-		q->storm_ms = q->storm_ms ? q->storm_ms * 2 : STORM_MIN_MS;
-		if (q->storm_ms > STORM_MAX_MS)
-			q->storm_ms = STORM_MAX_MS;
-		if (!loop_timer_arm(q->loop, &q->storm_timer, q->storm_ms, 0)) {
-			if (!q->st.storm_backoffs)
-				log_rl_warn(&q->rl, q->name, "event storm: "
-					    "%u wakeups without work, backing "
-					    "off", q->idle_events);
-			q->st.storm_backoffs++;
-			q->masked_port = port;
-			q->idle_events = 0;
-			return;
-		}
+	ms = xen_evstorm_backoff(&q->storm);
+	if (ms && !q->stopping &&
+	    !loop_timer_arm(q->loop, &q->storm_timer, ms, 0)) {
+		if (!q->st.storm_backoffs)
+			log_rl_warn(&q->rl, q->name, "event storm: %u wakeups "
+				    "without work, backing off",
+				    XEN_EVSTORM_IDLE);
+		q->st.storm_backoffs++;
+		q->masked_port = port;
+		return;
 	}
 	xen_evtchn_unmask(q->xe, (uint32_t)port);
-	sweep(q);
-	q->cons_at_event = q->ring.b.req_cons;
 }
 
 /* ------------------------------------------------------------ lifetime */

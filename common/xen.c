@@ -345,6 +345,29 @@ int xen_evtchn_unmask(struct xen_evtchn *xe, uint32_t port)
 	return xenevtchn_unmask(xe->h, port) ? neg_errno() : 0;
 }
 
+int xen_evstorm_note(struct xen_evstorm *s, uint32_t work)
+{
+	if (work != s->work_at) {
+		s->work_at = work;
+		s->idle = 0;
+		s->ms = 0;
+		return 0;
+	}
+	s->idle++;
+	return 1;
+}
+
+unsigned int xen_evstorm_backoff(struct xen_evstorm *s)
+{
+	if (s->idle < XEN_EVSTORM_IDLE)
+		return 0;
+	s->idle = 0;
+	s->ms = s->ms ? s->ms * 2 : XEN_EVSTORM_MIN_MS;
+	if (s->ms > XEN_EVSTORM_MAX_MS)
+		s->ms = XEN_EVSTORM_MAX_MS;
+	return s->ms;
+}
+
 /* ------------------------------------------------------------ grant tables */
 struct xen_gnttab {
 	xengnttab_handle *h;

@@ -113,6 +113,32 @@ int xen_evtchn_notify(struct xen_evtchn *xe, uint32_t port);
 int xen_evtchn_pending(struct xen_evtchn *xe);
 int xen_evtchn_unmask(struct xen_evtchn *xe, uint32_t port);
 
+/*
+ * Event-storm detection (hostile class 13, XSA-332). A queue serves each
+ * wakeup with its port still masked, then notes here how far its work
+ * counter (e.g. req_cons, wrapping) has moved since the previous wakeup,
+ * its own sweep included. An honest frontend notifies only after it
+ * published requests, so at most the odd wakeup finds them already taken;
+ * XEN_EVSTORM_IDLE idle wakeups in a row are a storm, answered by leaving
+ * the port masked for a back-off (XEN_EVSTORM_MIN_MS doubling up to
+ * XEN_EVSTORM_MAX_MS while it lasts), so the guest's notifications
+ * coalesce into one pending event. Any work ends the storm.
+ */
+#define XEN_EVSTORM_IDLE 64
+#define XEN_EVSTORM_MIN_MS 1
+#define XEN_EVSTORM_MAX_MS 64
+
+struct xen_evstorm {
+	uint32_t work_at;	/* the work counter after the previous wakeup */
+	unsigned int idle;	/* idle wakeups in a row */
+	unsigned int ms;	/* the last back-off; 0: no storm */
+};
+
+/* Note a served wakeup; 1 if it found no work since the previous one. */
+int xen_evstorm_note(struct xen_evstorm *s, uint32_t work);
+/* The back-off due now, in ms (the count restarts), or 0 if none. */
+unsigned int xen_evstorm_backoff(struct xen_evstorm *s);
+
 /* ------------------------------------------------------------ grant tables */
 struct xen_gnttab;
 

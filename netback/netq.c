@@ -166,17 +166,7 @@ void netq_fatal(struct netq *q, enum netq_fatal class)
 
 /* ------------------------------------------------------------ events */
 
-/*
- * Event storms (hostile-frontend class 13, XSA-332), as blkback/queue.c:
- * this many wakeups in a row that found no request taken on either ring
- * since the previous one leave the port masked for STORM_MIN_MS, doubling
- * to STORM_MAX_MS while the storm lasts. An honest frontend notifies only
- * when req_event asks, i.e. with requests, and never gets here.
- */
-#define STORM_IDLE_EVENTS 64
-#define STORM_MIN_MS 1
-#define STORM_MAX_MS 64
-
+/* The storm check's work counter: requests taken on either ring. */
 static uint32_t ring_work(const struct netq *q)
 {
 	return q->tx.b.req_cons + q->rx.b.req_cons;
@@ -211,23 +201,19 @@ static void storm_over(struct loop_timer *t)
 		xen_evtchn_unmask(q->xe, (uint32_t)q->port_rx);
 		serve_port(q, q->port_rx);
 	}
-	q->cons_at_event = ring_work(q);
 }
 
-/* Leave @port masked until the storm timer; 1 if it is. */
-static int storm_mask(struct netq *q, int port)
+/* Leave @port masked for @ms (or until the armed timer); 1 if it is. */
+static int storm_mask(struct netq *q, int port, unsigned int ms)
 {
 	if (!q->storm_armed) {
-		q->storm_ms = q->storm_ms ? q->storm_ms * 2 : STORM_MIN_MS;
-		if (q->storm_ms > STORM_MAX_MS)
-			q->storm_ms = STORM_MAX_MS;
-		if (loop_timer_arm(q->loop, &q->storm_timer, q->storm_ms, 0))
+		if (loop_timer_arm(q->loop, &q->storm_timer, ms, 0))
 			return 0;
 		q->storm_armed = 1;
 		if (!q->st.storm_backoffs)
 			log_rl_warn(&q->rl, q->name, "event storm: %u wakeups "
 				    "without work, backing off",
-				    q->idle_events);
+				    XEN_EVSTORM_IDLE);
 		q->st.storm_backoffs++;
 	}
 	/* The guest's notifications coalesce into one pending event. */
@@ -235,7 +221,6 @@ static int storm_mask(struct netq *q, int port)
 		q->masked_tx = 1;
 	else
 		q->masked_rx = 1;
-	q->idle_events = 0;
 	return 1;
 }
 
@@ -244,28 +229,20 @@ static void on_event(struct loop_fd *lfd, uint32_t events)
 	struct netq *q = (struct netq *)((char *)lfd -
 					 offsetof(struct netq, ev_lfd));
 	int port = xen_evtchn_pending(q->xe);
+	unsigned int ms;
 
 	if (port < 0)
 		return;
 	q->st.events++;
-	/*
-	 * Idle: no request taken on either ring since the previous wakeup,
-	 * by any path (a sweep for other reasons may have taken this
-	 * event's requests: that is work, not a storm).
-	 */
-	if (ring_work(q) == q->cons_at_event) {
+	/* Served masked: the storm check sees what this wakeup took, and a
+	 * notification sent meanwhile is delivered at unmask. */
+	serve_port(q, port);
+	if (xen_evstorm_note(&q->storm, ring_work(q)))
 		q->st.events_idle++;
-		q->idle_events++;
-	} else {
-		q->idle_events = 0;
-		q->storm_ms = 0;
-	}
-	if (q->idle_events >= STORM_IDLE_EVENTS && !q->disabled &&
-	    storm_mask(q, port))
+	ms = xen_evstorm_backoff(&q->storm);
+	if (ms && !q->disabled && storm_mask(q, port, ms))
 		return;
 	xen_evtchn_unmask(q->xe, (uint32_t)port);
-	serve_port(q, port);
-	q->cons_at_event = ring_work(q);
 }
 
 static void on_steered(struct loop_fd *lfd, uint32_t events)

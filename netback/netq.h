@@ -151,9 +151,7 @@ struct netq {
 	uint32_t xfer_dirty;		/* queues to wake after a batch */
 
 	/* Event-storm back-off (XSA-332), as blkback/queue.c. */
-	uint32_t cons_at_event;		/* TX + RX req_cons after a wakeup */
-	unsigned int idle_events;
-	unsigned int storm_ms;
+	struct xen_evstorm storm;	/* counts on TX + RX req_cons */
 	int masked_tx, masked_rx;	/* ports left masked */
 	struct loop_timer storm_timer;
 	int storm_armed;

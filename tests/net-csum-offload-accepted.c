@@ -88,11 +88,11 @@ int main(void)
 		}
 		CHECK(net_stats(&s, 1, stats, sizeof(stats)) == 0, "--stats");
 		snprintf(dev, sizeof(dev), "vif/1/%u", i);
-		sw = net_stat_value(stats, dev, "rx_csum_sw");
+		sw = simenv_stat_value(stats, dev, "rx_csum_sw");
 		CHECK(st->sw_expected ? sw > 0 : sw == 0,
 		      "%s: netbackd finished %lld checksums: %s", st->what, sw,
 		      stats);
-		CHECK(net_stat_value(stats, dev, "csum") == 0,
+		CHECK(simenv_stat_value(stats, dev, "csum") == 0,
 		      "%s: packets dropped for their checksum: %s", st->what,
 		      stats);
 		CHECK(net_guest_stop(&g) == 0, "%s: the guest failed", st->what);

@@ -242,26 +242,26 @@ int main(void)
 		CHECK(pq[q] > 0, "no flow on queue %d: %s", q, r);
 	st = nh_stats(&h);
 	fprintf(stderr, "rx_hash %lld, steered %lld, ctrl messages %lld\n",
-		net_stat_value(st, "vif/1/0", "rx_hash"),
-		net_stat_value(st, "vif/1/0", "rx_steered"),
-		net_stat_value(st, "vif/1/0", "ctrl_messages"));
-	CHECK(net_stat_value(st, "vif/1/0", "rx_hash") >= 10 + EXTRA_FLOWS,
+		simenv_stat_value(st, "vif/1/0", "rx_hash"),
+		simenv_stat_value(st, "vif/1/0", "rx_steered"),
+		simenv_stat_value(st, "vif/1/0", "ctrl_messages"));
+	CHECK(simenv_stat_value(st, "vif/1/0", "rx_hash") >= 10 + EXTRA_FLOWS,
 	      "HASH extras counted: %lld",
-	      net_stat_value(st, "vif/1/0", "rx_hash"));
+	      simenv_stat_value(st, "vif/1/0", "rx_hash"));
 	/* The kernel spreads the flows over the TAP queues its own way:
 	 * most of them must have moved to another queue. */
-	CHECK(net_stat_value(st, "vif/1/0", "rx_steered") > 0,
+	CHECK(simenv_stat_value(st, "vif/1/0", "rx_steered") > 0,
 	      "no frame was steered between queues");
-	CHECK(net_stat_value(st, "vif/1/0", "ctrl_errors") == 0,
+	CHECK(simenv_stat_value(st, "vif/1/0", "ctrl_errors") == 0,
 	      "control errors: %lld",
-	      net_stat_value(st, "vif/1/0", "ctrl_errors"));
-	CHECK(net_stat_value(st, "vif/2/0", "rx_hash") == 0,
+	      simenv_stat_value(st, "vif/1/0", "ctrl_errors"));
+	CHECK(simenv_stat_value(st, "vif/2/0", "rx_hash") == 0,
 	      "the honest vif (no control ring) got hashes");
 	r = nh_ask(&h, "txhash");
 	CHECK(!strcmp(r, "rsp 2 1 0 1"), "TX with a HASH extra: %s", r);
-	CHECK(net_stat_value(nh_stats(&h), "vif/1/0", "tx_hash") == 1,
+	CHECK(simenv_stat_value(nh_stats(&h), "vif/1/0", "tx_hash") == 1,
 	      "TX hash not taken: %lld",
-	      net_stat_value(nh_stats(&h), "vif/1/0", "tx_hash"));
+	      simenv_stat_value(nh_stats(&h), "vif/1/0", "tx_hash"));
 	nh_check_daemon(&h);
 	return nh_finish(&h);
 }

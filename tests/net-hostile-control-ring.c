@@ -221,8 +221,8 @@ int main(void)
 		      total == 20 * n,
 	      "flood: %s", r);
 	st = nh_stats(&h);
-	msgs = net_stat_value(st, "vif/1/0", "ctrl_messages");
-	errs = net_stat_value(st, "vif/1/0", "ctrl_errors");
+	msgs = simenv_stat_value(st, "vif/1/0", "ctrl_messages");
+	errs = simenv_stat_value(st, "vif/1/0", "ctrl_errors");
 	fprintf(stderr, "control ring: %lld messages, %lld errors\n", msgs,
 		errs);
 	CHECK(msgs == (long long)(sizeof(steps) / sizeof(steps[0])) + total,
@@ -233,7 +233,7 @@ int main(void)
 	CHECK(!strcmp(r, "published"), "%s", r);
 	broken = 0;
 	for (int i = 0; i < 100 && broken != 1; i++) {
-		broken = net_stat_value(nh_stats(&h), "vif/1/0",
+		broken = simenv_stat_value(nh_stats(&h), "vif/1/0",
 					"ctrl_broken");
 		if (broken != 1)
 			usleep(20000);

@@ -72,12 +72,12 @@ int main(void)
 	r = nh_ask(&h, "storm-stop");
 	CHECK(sscanf(r, "sent %lu", &sent) == 1 && sent > 1000,
 	      "the storm: %s", r);
-	events = net_stat_value(nh_stats(&h), "vif/1/0", "events");
+	events = simenv_stat_value(nh_stats(&h), "vif/1/0", "events");
 	CHECK(events > 100, "%lld events seen of %lu notifications", events,
 	      sent);
-	backoffs = net_stat_value(nh_stats(&h), "vif/1/0", "storm_backoffs");
+	backoffs = simenv_stat_value(nh_stats(&h), "vif/1/0", "storm_backoffs");
 	honest_backoffs =
-		net_stat_value(nh_stats(&h), "vif/2/0", "storm_backoffs");
+		simenv_stat_value(nh_stats(&h), "vif/2/0", "storm_backoffs");
 	fprintf(stderr, "%lu notifications, %lld events taken, %lld "
 		"back-offs (honest vif: %lld)\n", sent, events, backoffs,
 		honest_backoffs);

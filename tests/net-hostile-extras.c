@@ -127,10 +127,10 @@ int main(void)
 	nh_check_daemon(&h);
 
 	st = nh_stats(&h);
-	CHECK(net_stat_value(st, "vif/1/0", "bad_extra") == 4 &&
-		      net_stat_value(st, "vif/1/0", "bad_gso") == 2,
+	CHECK(simenv_stat_value(st, "vif/1/0", "bad_extra") == 4 &&
+		      simenv_stat_value(st, "vif/1/0", "bad_gso") == 2,
 	      "counters: %s", st);
-	CHECK(net_stat_value(st, "vif/1/0", "tx_gso") >= 3,
+	CHECK(simenv_stat_value(st, "vif/1/0", "tx_gso") >= 3,
 	      "the accepted GSO packets: %s", st);
 	return nh_finish(&h);
 }

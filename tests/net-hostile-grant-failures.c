@@ -98,7 +98,7 @@ int main(void)
 	nh_expect_disabled(&h, false, "after failed grants");
 	nh_check_daemon(&h);
 	st = nh_stats(&h);
-	CHECK(net_stat_value(st, "vif/1/0", "grant") == 4,
+	CHECK(simenv_stat_value(st, "vif/1/0", "grant") == 4,
 	      "counters: %s", st);
 	return nh_finish(&h);
 }

@@ -89,7 +89,7 @@ int main(void)
 	expect_failed(&h, "RX req_prod beyond the ring");
 	nh_honest_ok(&h, "after the RX index lie");
 	nh_check_daemon(&h);
-	CHECK(net_stat_value(nh_stats(&h), "vif/1/0", "prod_index") == 2,
+	CHECK(simenv_stat_value(nh_stats(&h), "vif/1/0", "prod_index") == 2,
 	      "counters: %s", nh_stats(&h));
 
 	expect(&h, "reconnect", "ok");

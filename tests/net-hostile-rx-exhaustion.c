@@ -51,7 +51,7 @@ static void flood(struct nh *h, unsigned int n, size_t len)
 
 static long long stat(struct nh *h, const char *key)
 {
-	return net_stat_value(nh_stats(h), "vif/1/0", key);
+	return simenv_stat_value(nh_stats(h), "vif/1/0", key);
 }
 
 int main(void)

@@ -104,8 +104,8 @@ int main(void)
 	nh_expect_disabled(&h, true, "after a later slot past its page");
 	nh_check_daemon(&h);
 	st = nh_stats(&h);
-	CHECK(net_stat_value(st, "vif/1/0", "cross_page") == 2 &&
-		      net_stat_value(st, "vif/1/0", "short") == 1,
+	CHECK(simenv_stat_value(st, "vif/1/0", "cross_page") == 2 &&
+		      simenv_stat_value(st, "vif/1/0", "short") == 1,
 	      "counters: %s", st);
 	expect(&h, "reconnect", "ok");
 	return nh_finish(&h);

@@ -86,11 +86,11 @@ int main(void)
 	nh_expect_disabled(&h, true, "after a chain past req_prod");
 
 	st = nh_stats(&h);
-	CHECK(net_stat_value(st, "vif/1/0", "too_many_slots") == 1 &&
-		      net_stat_value(st, "vif/1/0", "chain_runoff") == 1 &&
-		      net_stat_value(st, "vif/1/0", "slots") == 2 &&
-		      net_stat_value(st, "vif/1/0", "size") == 1 &&
-		      net_stat_value(st, "vif/1/0", "short") == 1,
+	CHECK(simenv_stat_value(st, "vif/1/0", "too_many_slots") == 1 &&
+		      simenv_stat_value(st, "vif/1/0", "chain_runoff") == 1 &&
+		      simenv_stat_value(st, "vif/1/0", "slots") == 2 &&
+		      simenv_stat_value(st, "vif/1/0", "size") == 1 &&
+		      simenv_stat_value(st, "vif/1/0", "short") == 1,
 	      "counters: %s", st);
 	expect(&h, "reconnect", "ok");
 	return nh_finish(&h);

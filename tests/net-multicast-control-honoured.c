@@ -217,11 +217,11 @@ int main(void)
 	CHECK(!strcmp(r, "status -1"), "the 65th MCAST_ADD: %s", r);
 
 	CHECK(net_stats(&s, 1, stats, sizeof(stats)) == 0, "--stats");
-	CHECK(net_stat_value(stats, "vif/1/0", "mcast") >= 2,
+	CHECK(simenv_stat_value(stats, "vif/1/0", "mcast") >= 2,
 	      "filtered frames: %s", stats);
-	CHECK(net_stat_value(stats, "vif/1/0", "mcast_full") == 1,
+	CHECK(simenv_stat_value(stats, "vif/1/0", "mcast_full") == 1,
 	      "refused subscriptions: %s", stats);
-	CHECK(net_stat_value(stats, "vif/1/0", "mcast_requests") == 67,
+	CHECK(simenv_stat_value(stats, "vif/1/0", "mcast_requests") == 67,
 	      "control requests: %s", stats);
 	net_say(to_guest[1], "quit");
 	CHECK(simenv_wait(g) == 0, "the guest failed");

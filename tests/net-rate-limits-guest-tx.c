@@ -61,7 +61,7 @@ int main(void)
 	fprintf(stderr, "guest RX: %.2f s\n", t);
 	CHECK(t < 1.5, "guest RX is limited too: %.2f s", t);
 	CHECK(net_stats(&s, 1, stats, sizeof(stats)) == 0, "--stats");
-	waits0 = net_stat_value(stats, "vif/1/0", "rate_waits");
+	waits0 = simenv_stat_value(stats, "vif/1/0", "rate_waits");
 	CHECK(waits0 > 0, "no rate waits counted: %s", stats);
 
 	/* A live change: 1 GB per 100 ms. */
@@ -75,7 +75,7 @@ int main(void)
 	t = timed(&s, &g, 7402, 0);
 	fprintf(stderr, "guest TX after the change: %.2f s\n", t);
 	CHECK(net_stats(&s, 1, stats, sizeof(stats)) == 0, "--stats");
-	waits1 = net_stat_value(stats, "vif/1/0", "rate_waits");
+	waits1 = simenv_stat_value(stats, "vif/1/0", "rate_waits");
 	CHECK(waits1 == waits0, "%lld waits for credit after the change",
 	      waits1 - waits0);
 	CHECK(t < 1.5, "4 MiB still took %.2f s", t);

@@ -335,6 +335,23 @@ static void hostile_scan_log(struct hostile *h)
 	fclose(f);
 }
 
+const char *hostile_stats(struct hostile *h)
+{
+	static char out[65536];
+	char cmd[PATH_MAX * 2];
+	size_t n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s --stats --json --set run-dir=%s",
+		 simenv_build("blkbackd"), h->s.env.dir);
+	f = popen(cmd, "r");
+	CHECK(f, "popen %s", cmd);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	CHECK(pclose(f) == 0, "`%s` failed:\n%s", cmd, out);
+	return out;
+}
+
 void hostile_check_daemon(struct hostile *h)
 {
 	int st;

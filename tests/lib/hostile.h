@@ -93,6 +93,8 @@ void hostile_expect_error_node(struct hostile *h, unsigned int devid,
 			       const char *needle);
 /* CHECK that @devid has no error node. */
 void hostile_expect_no_error_node(struct hostile *h, unsigned int devid);
+/* `blkbackd --stats --json` of the running daemon (static buffer). */
+const char *hostile_stats(struct hostile *h);
 /* CHECK that blkbackd runs and its log holds no sign of a bug. */
 void hostile_check_daemon(struct hostile *h);
 /*

@@ -157,13 +157,6 @@ int64_t net_tcp_transfer(pid_t server, pid_t client, const char *addr,
  * the output in @out, the exit status returned.
  */
 int net_stats(struct net_scen *s, int json, char *out, size_t outlen);
-/*
- * In `--stats --json` output, the sum over the queues of the counter @key
- * (e.g. "tx_packets", or a drop reason such as "queue_full") of vif
- * @device ("vif/1/0"); -1 if absent.
- */
-long long net_stat_value(const char *json, const char *device,
-			 const char *key);
 
 /*
  * An AF_PACKET socket (all protocols) bound to interface @ifname of the

@@ -232,3 +232,26 @@ int simenv_status_has(pid_t pid, const char *key, const char *value)
 	fclose(f);
 	return found;
 }
+
+long long simenv_stat_value(const char *json, const char *device,
+			      const char *key)
+{
+	char pat[160];
+	const char *p, *end;
+	long long sum = 0;
+	int found = 0;
+
+	snprintf(pat, sizeof(pat), "{\"device\":\"%s\"", device);
+	p = strstr(json, pat);
+	if (!p)
+		return -1;
+	/* This device's object ends where the next device's begins. */
+	end = strstr(p + 1, "{\"device\":");
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	while ((p = strstr(p, pat)) && (!end || p < end)) {
+		p += strlen(pat);
+		sum += strtoll(p, NULL, 10);
+		found = 1;
+	}
+	return found ? sum : -1;
+}

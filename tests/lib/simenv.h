@@ -67,4 +67,12 @@ const char *simenv_src(const char *rel);
 /* Path of a file under the build tree (static buffer, next call reuses). */
 const char *simenv_build(const char *rel);
 
+/*
+ * In `--stats --json` output, the sum over the queues of the counter @key
+ * (e.g. "tx_packets", "storm_backoffs") of the device @device
+ * ("vif/1/0", "vbd/2/51712"); -1 if absent.
+ */
+long long simenv_stat_value(const char *json, const char *device,
+			      const char *key);
+
 #endif
