@@ -528,14 +528,13 @@ static int blk_connect(struct xbus_dev *dev)
 static void blk_remove(struct xbus_dev *dev)
 {
 	struct blkdev *b = xbus_dev_priv(dev), **pp;
-	char *v = NULL;
 
 	if (!b)
 		return;
 	blk_disconnect(dev);
 	/* The toolstack removed the device (not just our own shutdown):
 	 * its rings are gone, and so is anything to take back. */
-	if (xbus_dev_read_be(dev, "state", &v) == -ENOENT) {
+	if (xbus_dev_removed(dev)) {
 		for (unsigned int i = 0; i < BLK_MAX_QUEUES; i++) {
 			char path[PATH_MAX];
 
@@ -543,7 +542,6 @@ static void blk_remove(struct xbus_dev *dev)
 			unlink(path);
 		}
 	}
-	free(v);
 	for (pp = &blk_devices; *pp; pp = &(*pp)->next) {
 		if (*pp == b) {
 			*pp = b->next;

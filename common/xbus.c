@@ -63,6 +63,7 @@ struct xbus {
 	char base[64];			/* /local/domain/<self> */
 	struct xbus_dev *devs;
 	bool scan_pending;
+	bool destroying;		/* xbus_destroy: the daemon stops */
 };
 
 static void xbus_evaluate(struct xbus_dev *dev);
@@ -111,6 +112,11 @@ void *xbus_dev_priv(const struct xbus_dev *dev)
 void xbus_dev_set_priv(struct xbus_dev *dev, void *priv)
 {
 	dev->priv = priv;
+}
+
+int xbus_dev_removed(const struct xbus_dev *dev)
+{
+	return !dev->xb->destroying;
 }
 
 enum xbus_state xbus_dev_state(const struct xbus_dev *dev)
@@ -803,6 +809,7 @@ void xbus_destroy(struct xbus *xb)
 
 	if (!xb)
 		return;
+	xb->destroying = true;
 	while (xb->devs)
 		xbus_dev_free(xb->devs);
 	loop_timer_cancel(xb->loop, &xb->alive);

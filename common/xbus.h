@@ -118,6 +118,13 @@ const char *xbus_dev_name(const struct xbus_dev *dev);
 void *xbus_dev_priv(const struct xbus_dev *dev);
 void xbus_dev_set_priv(struct xbus_dev *dev, void *priv);
 enum xbus_state xbus_dev_state(const struct xbus_dev *dev);
+/*
+ * In drv->remove: 1 if the device goes away (the toolstack removed it, or
+ * it was closed offline), 0 if only the daemon stops (xbus_destroy) and a
+ * successor will serve it: what outlives the process (a journal, a TAP)
+ * is kept for it then.
+ */
+int xbus_dev_removed(const struct xbus_dev *dev);
 
 /* Read a backend / frontend node (relative to the device's directory). */
 int xbus_dev_read_be(struct xbus_dev *dev, const char *node, char **val);

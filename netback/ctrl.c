@@ -47,6 +47,10 @@ struct nb_ctrl {
 	struct loop_fd lfd;
 	int watched;
 	int posted;			/* a sweep message is queued */
+	/* Event storms on the control channel (class 13), as the queues. */
+	struct xen_evstorm storm;	/* counts on req_cons */
+	struct loop_timer storm_timer;
+	int masked;			/* the port, left masked meanwhile */
 	struct nb_hash hash;
 	void (*apply)(void *arg, const struct nb_hash *h);
 	void *arg;
@@ -150,23 +154,54 @@ static void ctrl_sweep_msg(void *arg)
 	ctrl_sweep(c);
 }
 
+/* The back-off is over: unmask (a pending event comes again), look. */
+static void ctrl_storm_over(struct loop_timer *t)
+{
+	struct nb_ctrl *c = (struct nb_ctrl *)((char *)t -
+					       offsetof(struct nb_ctrl,
+							storm_timer));
+
+	c->masked = 0;
+	xen_evtchn_unmask(c->xe, (uint32_t)c->port);
+	if (!c->st.broken)
+		ctrl_sweep(c);
+}
+
 static void ctrl_event(struct loop_fd *lfd, uint32_t events)
 {
 	struct nb_ctrl *c = (struct nb_ctrl *)((char *)lfd -
 					       offsetof(struct nb_ctrl, lfd));
 	int port = xen_evtchn_pending(c->xe);
+	unsigned int ms;
 
 	(void)events;
 	if (port < 0)
 		return;
-	xen_evtchn_unmask(c->xe, (uint32_t)port);
+	c->st.events++;
+	/* Served masked: the storm check sees what this wakeup took. The
+	 * control thread serves every vif of the worker: a storm here must
+	 * not take it. */
 	if (!c->st.broken)
 		ctrl_sweep(c);
+	if (xen_evstorm_note(&c->storm, c->ring.b.req_cons))
+		c->st.events_idle++;
+	ms = xen_evstorm_backoff(&c->storm);
+	if (ms && !loop_timer_arm(c->loop, &c->storm_timer, ms, 0)) {
+		if (!c->st.storm_backoffs)
+			log_rl_warn(&c->rl, c->name, "event storm: %u wakeups "
+				    "without work, backing off",
+				    XEN_EVSTORM_IDLE);
+		c->st.storm_backoffs++;
+		c->masked = 1;
+		return;
+	}
+	xen_evtchn_unmask(c->xe, (uint32_t)port);
 }
 
 static void ctrl_free(struct nb_ctrl *c)
 {
 	ctrl_unwatch(c);
+	loop_timer_cancel(c->loop, &c->storm_timer);
 	if (c->port >= 0)
 		xen_evtchn_unbind(c->xe, (uint32_t)c->port);
 	if (c->ring_addr)
@@ -192,6 +227,7 @@ int nb_ctrl_start(const struct nb_ctrl_cfg *cfg, struct nb_ctrl **out,
 		return -ENOMEM;
 	}
 	c->port = -1;
+	c->storm_timer.fn = ctrl_storm_over;
 	snprintf(c->name, sizeof(c->name), "%s ctrl", cfg->name);
 	c->domid = cfg->domid;
 	c->nq = cfg->nq;
@@ -270,4 +306,15 @@ void nb_ctrl_get_stats(const struct nb_ctrl *c, struct nb_ctrl_stats *out)
 		*out = c->st;
 	else
 		memset(out, 0, sizeof(*out));
+}
+
+void nb_ctrl_stats_add(struct nb_ctrl_stats *to,
+		       const struct nb_ctrl_stats *from)
+{
+	uint64_t *t = (uint64_t *)to;
+	const uint64_t *f = (const uint64_t *)from;
+
+	/* Every field is a uint64_t counter. */
+	for (size_t i = 0; i < sizeof(*to) / sizeof(uint64_t); i++)
+		t[i] += f[i];
 }

@@ -43,6 +43,9 @@ struct nb_ctrl_stats {
 	uint64_t msgs;			/* messages answered */
 	uint64_t errors;		/* ...with a status other than SUCCESS */
 	uint64_t broken;		/* 1: impossible index, ring stopped */
+	uint64_t events;		/* wakeups on its channel */
+	uint64_t events_idle;		/* ...that found no message */
+	uint64_t storm_backoffs;	/* times the channel was left masked */
 };
 
 struct nb_ctrl_cfg {
@@ -66,5 +69,8 @@ int nb_ctrl_start(const struct nb_ctrl_cfg *cfg, struct nb_ctrl **out,
 /* Stop serving, unmap, unbind, free. Same thread. NULL-safe. */
 void nb_ctrl_stop(struct nb_ctrl *c);
 void nb_ctrl_get_stats(const struct nb_ctrl *c, struct nb_ctrl_stats *out);
+/* Add @from's counters to @to (totals over connections). */
+void nb_ctrl_stats_add(struct nb_ctrl_stats *to,
+		       const struct nb_ctrl_stats *from);
 
 #endif

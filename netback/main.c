@@ -50,6 +50,8 @@ static const struct cfg_key nb_keys[] = {
 	  "guest-RX queue per ring, packets" },
 	{ "rx-drain-ms", CFG_UINT, NC(rx_drain_ms), 0, 10, 600000, NULL,
 	  "a packet the guest has no buffer for this long is dropped" },
+	{ "rx-stall-ms", CFG_UINT, NC(rx_stall_ms), 0, 0, 3600000, NULL,
+	  "a guest that takes no packet this long loses its carrier; 0: never" },
 	CFG_END,
 };
 
@@ -62,6 +64,7 @@ static struct netd_conf conf = {
 		.rx_queue_kib = 512,	/* Linux: half a ring of pages */
 		.rx_queue_pkts = 512,
 		.rx_drain_ms = 10000,	/* Linux's rx_drain_timeout_msecs */
+		.rx_stall_ms = 60000,	/* Linux's rx_stall_timeout_msecs */
 	},
 };
 
@@ -108,6 +111,7 @@ static const unsigned long netd_ioctls[] = {
 	TUNSETIFF,		/* create the TAP, attach a queue */
 	TUNSETVNETHDRSZ,	/* the virtio-net header's size */
 	TUNSETOFFLOAD,		/* what the frontend can take */
+	TUNSETPERSIST,		/* the TAP outlives a worker, not its vif */
 #ifdef TUNSETCARRIER
 	TUNSETCARRIER,		/* carrier follows the frontend */
 #endif

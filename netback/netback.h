@@ -61,6 +61,7 @@ struct nb_conf {
 	unsigned int rx_queue_kib;	/* guest-RX queue bound, bytes */
 	unsigned int rx_queue_pkts;	/* ... and packets */
 	unsigned int rx_drain_ms;	/* queued longer: dropped */
+	unsigned int rx_stall_ms;	/* no buffers this long: no carrier */
 };
 
 /* ---------------------------------------------------------- control plane */
@@ -129,6 +130,7 @@ struct netq_stats {
 	uint64_t tx_hash;		/* guest TX that came with a HASH extra */
 	uint64_t events_idle;		/* wakeups that found no work */
 	uint64_t storm_backoffs;	/* times the channel was left masked */
+	uint64_t rx_stalls;		/* times it lost the carrier for it */
 	uint64_t rx_queued_pkts, rx_queued_bytes; /* now (snapshot) */
 };
 
@@ -208,16 +210,21 @@ struct netq_cfg {
 	size_t rx_queue_bytes;
 	unsigned int rx_queue_pkts;
 	unsigned int rx_drain_ms;
+	unsigned int rx_stall_ms;	/* 0: never stalled */
 	uint64_t rate_bytes;		/* credit per window; 0: unlimited */
 	uint64_t rate_usec;		/* the window */
 	/*
-	 * Called on @ctl (the control thread) when the frontend broke a rule
-	 * that disables the vif (@class: enum netq_fatal). NETQ_F_INDEX means
-	 * the ring itself is unusable.
+	 * Called on the queue's thread (post to the control thread from
+	 * there), with @cb_arg: fatal when the frontend broke a rule that
+	 * disables the vif (@class: enum netq_fatal; NETQ_F_INDEX means the
+	 * ring itself is unusable); stall when the frontend took no packet
+	 * for rx_stall_ms while packets waited for it (@stalled 1), and when
+	 * it posts buffers again (0).
 	 */
 	struct loop *ctl;
 	void (*fatal)(void *arg, unsigned int index, int class);
-	void *fatal_arg;
+	void (*stall)(void *arg, unsigned int index, int stalled);
+	void *cb_arg;
 };
 
 /*

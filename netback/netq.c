@@ -160,7 +160,7 @@ void netq_fatal(struct netq *q, enum netq_fatal class)
 	netq_rx_purge(q, NETQ_RXD_DOWN);
 	if (!q->fatal_sent && q->fatal_fn) {
 		q->fatal_sent = 1;
-		q->fatal_fn(q->fatal_arg, q->index, (int)class);
+		q->fatal_fn(q->cb_arg, q->index, (int)class);
 	}
 }
 
@@ -178,8 +178,9 @@ static void serve_port(struct netq *q, int port)
 		return;
 	if (port == q->port_tx)
 		netq_tx_sweep(q);
-	/* New RX buffers matter only to packets waiting for them. */
-	if (port == q->port_rx && q->rx_waiting)
+	/* New RX buffers matter only to packets waiting for them, and to
+	 * a stalled queue: they bring it back. */
+	if (port == q->port_rx && (q->rx_waiting || q->rx_stalled))
 		netq_rx_flush(q);
 }
 
@@ -399,7 +400,9 @@ int netq_start(const struct netq_cfg *cfg, struct netq **out, char *err,
 	q->window_start_us = netq_now_us();
 	q->ctl = cfg->ctl;
 	q->fatal_fn = cfg->fatal;
-	q->fatal_arg = cfg->fatal_arg;
+	q->stall_fn = cfg->stall;
+	q->cb_arg = cfg->cb_arg;
+	q->rx_stall_ms = cfg->rx_stall_ms;
 
 	rc = xen_gnttab_open(&q->xg);
 	if (!rc)

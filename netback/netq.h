@@ -190,6 +190,9 @@ struct netq {
 	struct loop_timer drain_timer;
 	int drain_armed;
 	int rx_waiting;			/* armed req_event for buffers */
+	unsigned int rx_stall_ms;
+	uint64_t rx_stall_since;	/* ms: first wait without progress */
+	int rx_stalled;
 	struct netif_rx_request *rxreqs;
 	union ring_netif_rx_rsp *rxrsps;
 
@@ -198,7 +201,8 @@ struct netq {
 
 	struct loop *ctl;
 	void (*fatal_fn)(void *arg, unsigned int index, int class);
-	void *fatal_arg;
+	void (*stall_fn)(void *arg, unsigned int index, int stalled);
+	void *cb_arg;
 
 	struct netq_stats st;
 	struct log_rl rl;		/* for everything a guest can cause */

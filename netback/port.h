@@ -61,9 +61,16 @@ struct port_meta {
 #define PORT_MAX_PKT (65536u + 256u)
 
 struct port_cfg {
-	const char *ifname;	/* e.g. "vif1.0"; must be free */
+	const char *ifname;	/* e.g. "vif1.0" */
 	unsigned int max_queues;
 	unsigned int mtu;	/* 0: leave the default */
+	/*
+	 * The vif was being served by a predecessor (a worker that died, a
+	 * daemon restarted): take over the device it left, with whatever
+	 * the hotplug script did to it (bridge, addresses), if it is there.
+	 * Otherwise the name must be free.
+	 */
+	int adopt;
 };
 
 struct port_ops {
@@ -75,12 +82,20 @@ struct port_ops {
 	 */
 	int (*presandbox)(void);
 	/*
-	 * Create the host device with queue 0 attached, carrier off. 0, or
-	 * -errno with a reason in @err (-EEXIST: the name is taken).
+	 * Create the host device (or adopt it, cfg->adopt) with queue 0
+	 * attached, carrier off. The device outlives the process (a
+	 * successor adopts it) until destroy without @keep. 0 (created), 1
+	 * (adopted), or -errno with a reason in @err (-EEXIST: the name is
+	 * taken).
 	 */
 	int (*create)(const struct port_cfg *cfg, struct port **out, char *err,
 		      size_t errlen);
-	void (*destroy)(struct port *p);	/* NULL-safe */
+	/*
+	 * Detach. @keep: leave the device for a successor (the daemon
+	 * stops, the vif stays); else it goes (the vif was removed).
+	 * NULL-safe.
+	 */
+	void (*destroy)(struct port *p, int keep);
 	/* The host-side name (the TAP's interface name). */
 	const char *(*ifname)(const struct port *p);
 	/* Attach queues 0..n-1 and detach the rest (1 <= n <= max_queues). */

@@ -108,10 +108,13 @@ static int tap_set_carrier(struct port *p, int up)
 #endif
 }
 
-static void tap_destroy(struct port *p)
+static void tap_destroy(struct port *p, int keep)
 {
 	if (!p)
 		return;
+	/* Not persistent any more: it goes with our last queue. */
+	if (!keep && p->nq)
+		ioctl(p->fd[0], TUNSETPERSIST, 0UL);
 	for (unsigned int i = 0; i < p->nq; i++)
 		close(p->fd[i]);
 	free(p);
@@ -122,7 +125,7 @@ static int tap_create(const struct port_cfg *cfg, struct port **out,
 {
 	struct port *p;
 	struct ifreq ifr;
-	int hdr = (int)sizeof(struct virtio_net_hdr), rc;
+	int hdr = (int)sizeof(struct virtio_net_hdr), rc, adopted = 0;
 
 	if (!cfg->ifname[0] || strlen(cfg->ifname) >= IFNAMSIZ) {
 		snprintf(err, errlen, "bad interface name '%s'", cfg->ifname);
@@ -137,8 +140,14 @@ static int tap_create(const struct port_cfg *cfg, struct port **out,
 	p->max_queues = cfg->max_queues < 1 ? 1 :
 			cfg->max_queues > NB_MAX_QUEUES ? NB_MAX_QUEUES :
 							  cfg->max_queues;
-	/* Exclusive: a leftover or another daemon's device is not ours. */
+	/* Exclusive: a leftover or another daemon's device is not ours,
+	 * unless we take over from our predecessor (a TAP only: a kernel
+	 * vif of that name refuses TUNSETIFF). */
 	rc = tap_attach(p->ifname, 1);
+	if (rc == -EEXIST && cfg->adopt) {
+		rc = tap_attach(p->ifname, 0);
+		adopted = rc >= 0;
+	}
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot create TAP %s: %s", p->ifname,
 			 rc == -EEXIST ? "the interface exists" : strerror(-rc));
@@ -154,6 +163,19 @@ static int tap_create(const struct port_cfg *cfg, struct port **out,
 			 strerror(-rc));
 		goto err_destroy;
 	}
+	/*
+	 * Persistent: a worker that dies leaves the device, with the
+	 * bridge port and addresses the hotplug script gave it, to its
+	 * successor; the kernel drops the carrier meanwhile.
+	 */
+	if (ioctl(p->fd[0], TUNSETPERSIST, 1UL)) {
+		rc = -errno;
+		snprintf(err, errlen, "TAP %s: persist: %s", p->ifname,
+			 strerror(-rc));
+		goto err_destroy;
+	}
+	if (adopted)
+		goto mtu;	/* its MAC is set, and perhaps the admin's */
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 	memset(ifr.ifr_hwaddr.sa_data, 0xff, 6);
@@ -164,6 +186,7 @@ static int tap_create(const struct port_cfg *cfg, struct port **out,
 			 strerror(-rc));
 		goto err_destroy;
 	}
+mtu:
 	/* No carrier until a frontend is connected (older kernels: up). */
 	tap_set_carrier(p, 0);
 	if (cfg->mtu) {
@@ -175,10 +198,10 @@ static int tap_create(const struct port_cfg *cfg, struct port **out,
 		}
 	}
 	*out = p;
-	return 0;
+	return adopted;
 
 err_destroy:
-	tap_destroy(p);
+	tap_destroy(p, adopted);
 	return rc;
 }
 

@@ -82,6 +82,40 @@ void netq_rx_purge(struct netq *q, enum netq_rxdrop why)
 	q->rx_arena_tail = 0;
 }
 
+/*
+ * Linux's rx_stall_timeout: a frontend that took no packet for rx_stall_ms
+ * while packets waited for buffers loses its carrier (the control thread
+ * sets it, for the vif), so the bridge stops sending what would only be
+ * dropped here; any buffer it posts again brings the carrier back.
+ */
+static void rx_stall_waiting(struct netq *q)
+{
+	uint64_t now = now_ms();
+
+	if (!q->rx_stall_ms || q->rx_stalled)
+		return;
+	if (!q->rx_stall_since) {
+		q->rx_stall_since = now;
+		return;
+	}
+	if (now - q->rx_stall_since < q->rx_stall_ms)
+		return;
+	q->rx_stalled = 1;
+	q->st.rx_stalls++;
+	if (q->stall_fn)
+		q->stall_fn(q->cb_arg, q->index, 1);
+}
+
+static void rx_stall_progress(struct netq *q)
+{
+	q->rx_stall_since = 0;
+	if (!q->rx_stalled)
+		return;
+	q->rx_stalled = 0;
+	if (q->stall_fn)
+		q->stall_fn(q->cb_arg, q->index, 0);
+}
+
 void netq_rx_expire(struct netq *q)
 {
 	uint64_t now = now_ms();
@@ -95,6 +129,8 @@ void netq_rx_expire(struct netq *q)
 			break;
 		rx_drop_head(q, NETQ_RXD_EXPIRED);
 	}
+	if (q->rx_waiting)
+		rx_stall_waiting(q);
 	if (rxq_len(q) && !q->drain_armed &&
 	    !loop_timer_arm(q->loop, &q->drain_timer, q->rx_drain_ms, 0))
 		q->drain_armed = 1;
@@ -441,6 +477,8 @@ static void rx_arm_wait(struct netq *q, unsigned int need)
 		return;
 	}
 	q->rx_waiting = rc == 0;
+	if (rc == 0)
+		rx_stall_waiting(q);
 	if (rc > 0)
 		/* They came while we looked: go again (from the loop, so a
 		 * frontend trickling buffers cannot keep us here). */
@@ -457,6 +495,18 @@ void netq_rx_flush(struct netq *q)
 
 	if (q->disabled)
 		return;
+	/* Stalled: a buffer posted is the frontend back (and until one is,
+	 * each one it posts notifies us). */
+	if (q->rx_stalled) {
+		int rc = ring_back_final_check(&q->rx.b);
+
+		if (rc < 0) {
+			netq_fatal(q, NETQ_F_INDEX);
+			return;
+		}
+		if (rc > 0)
+			rx_stall_progress(q);
+	}
 	q->rx_waiting = 0;
 	q->ngc = 0;
 	/* Packets stay queued until their copies ran: npkts are placed. */
@@ -500,6 +550,7 @@ void netq_rx_flush(struct netq *q)
 			q->st.rx_hash++;
 	}
 	if (nr) {
+		rx_stall_progress(q);
 		netq_gcopy_run(q);
 		/* A failed copy fails its slot; netfront drops the packet. */
 		for (k = 0; k < q->ngc; k++) {

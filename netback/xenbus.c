@@ -39,7 +39,7 @@
 
 struct nbdev {
 	struct nbdev *next;		/* nb_devices list */
-	uint64_t serial;		/* names it in cross-thread messages */
+	uint64_t serial;		/* names its connection in messages */
 	struct xbus_dev *dev;
 	const struct port_ops *pops;
 	struct port *port;
@@ -54,6 +54,7 @@ struct nbdev {
 	struct nb_ctrl_stats ctrl_past;	/* of past connections */
 	uint64_t rate_bytes, rate_usec;
 	int disabled;			/* a fatal frontend error */
+	unsigned int stalled;		/* queues (bits) with no RX buffers */
 	/* Counters of past connections, per queue index. */
 	struct netq_stats past[NB_MAX_QUEUES];
 	unsigned int npast;
@@ -120,12 +121,20 @@ static int nb_probe(struct xbus_dev *dev)
 		.ifname = b->ifname,
 		.max_queues = nb_max_queues(),
 		.mtu = (unsigned int)mtu,
+		/* Past Initialising, a predecessor served it: its TAP. */
+		.adopt = xbus_dev_state(dev) > XBUS_INITIALISING,
 	};
 	rc = b->pops->create(&pc, &b->port, err, sizeof(err));
-	if (rc) {
+	if (rc < 0) {
 		log_err(xbus_dev_name(dev), "%s", err);
 		goto err_free;
 	}
+	if (rc)
+		log_info(xbus_dev_name(dev), "%s: taken over as it was left",
+			 b->ifname);
+	else if (pc.adopt)
+		log_warn(xbus_dev_name(dev), "%s was gone: created anew, "
+			 "without what the hotplug script gave it", b->ifname);
 	/* Dynamic multicast control: follow the frontend's key (B.5). */
 	{
 		char p[320];
@@ -214,9 +223,7 @@ static void nb_disconnect(struct xbus_dev *dev)
 		struct nb_ctrl_stats cs;
 
 		nb_ctrl_get_stats(b->ctrl, &cs);
-		b->ctrl_past.msgs += cs.msgs;
-		b->ctrl_past.errors += cs.errors;
-		b->ctrl_past.broken += cs.broken;
+		nb_ctrl_stats_add(&b->ctrl_past, &cs);
 		nb_ctrl_stop(b->ctrl);
 		b->ctrl = NULL;
 	}
@@ -236,6 +243,7 @@ static void nb_disconnect(struct xbus_dev *dev)
 	}
 	b->nq = 0;
 	b->disabled = 0;
+	b->stalled = 0;
 	netq_xfer_destroy(b->xfer);
 	b->xfer = NULL;
 	netq_mcast_clear(&b->mcast);
@@ -309,6 +317,12 @@ static struct nbdev *nb_find_serial(uint64_t serial)
 	return NULL;
 }
 
+/* The carrier: up while connected, enabled and no queue stalled. */
+static void nb_carrier(struct nbdev *b)
+{
+	b->pops->set_carrier(b->port, b->nq && !b->disabled && !b->stalled);
+}
+
 /* On the control thread: a queue found its frontend hostile. */
 static void nb_fatal_msg(void *arg)
 {
@@ -330,7 +344,7 @@ static void nb_fatal_msg(void *arg)
 	b->disabled = 1;
 	log_err(xbus_dev_name(b->dev), "queue %u: fatal frontend error (%s): "
 		"vif disabled", m->index, netq_fatal_names[m->class]);
-	b->pops->set_carrier(b->port, 0);
+	nb_carrier(b);
 	for (unsigned int i = 0; i < b->nq; i++)
 		netq_disable(b->q[i]);
 out:
@@ -348,6 +362,55 @@ static void nb_queue_fatal(void *arg, unsigned int index, int class)
 	m->index = index;
 	m->class = class;
 	if (loop_post(nb_ctl, nb_fatal_msg, m))
+		free(m);
+}
+
+struct stall_msg {
+	uint64_t serial;
+	unsigned int index;
+	int stalled;
+};
+
+/* On the control thread: a queue's RX stalled or came back. */
+static void nb_stall_msg(void *arg)
+{
+	struct stall_msg *m = arg;
+	struct nbdev *b = nb_find_serial(m->serial);
+	unsigned int was;
+
+	/* The connection may be gone since: its serial with it. */
+	if (!b || m->index >= b->nq)
+		goto out;
+	was = b->stalled;
+	if (m->stalled)
+		b->stalled |= 1u << m->index;
+	else
+		b->stalled &= ~(1u << m->index);
+	if (!was == !b->stalled)
+		goto out;
+	if (b->stalled)
+		log_warn(xbus_dev_name(b->dev), "queue %u: the frontend took "
+			 "no packet for %u ms: carrier off", m->index,
+			 nb_conf->rx_stall_ms);
+	else
+		log_info(xbus_dev_name(b->dev), "the frontend posts buffers "
+			 "again: carrier on");
+	nb_carrier(b);
+out:
+	free(m);
+}
+
+/* On a queue's thread: tell the control thread. */
+static void nb_queue_stall(void *arg, unsigned int index, int stalled)
+{
+	struct stall_msg *m = malloc(sizeof(*m));
+
+	if (!m)
+		return;
+	m->serial = (uint64_t)(uintptr_t)arg;
+	m->index = index;
+	m->stalled = stalled;
+	if (loop_post(nb_ctl, nb_stall_msg, m))
 		free(m);
 }
 
@@ -523,11 +586,13 @@ static int nb_start_queue(struct xbus_dev *dev, struct nbdev *b,
 		.rx_queue_bytes = (size_t)nb_conf->rx_queue_kib * 1024,
 		.rx_queue_pkts = nb_conf->rx_queue_pkts,
 		.rx_drain_ms = nb_conf->rx_drain_ms,
+		.rx_stall_ms = nb_conf->rx_stall_ms,
 		.rate_bytes = b->rate_bytes,
 		.rate_usec = b->rate_usec,
 		.ctl = nb_ctl,
 		.fatal = nb_queue_fatal,
-		.fatal_arg = (void *)(uintptr_t)b->serial,
+		.stall = nb_queue_stall,
+		.cb_arg = (void *)(uintptr_t)b->serial,
 	};
 	rc = netq_start(&qc, &b->q[i], err, sizeof(err));
 	if (rc) {
@@ -543,6 +608,9 @@ static int nb_connect(struct xbus_dev *dev)
 	unsigned long nq = 1, mc = 0;
 	int rc;
 
+	/* A new name for this connection: what the last one's queues
+	 * posted and is still in flight finds nothing. */
+	b->serial = ++nb_serial;
 	/* B.5 step 1: the queues; missing means 1, a lie is fatal. */
 	rc = xbus_dev_read_fe_uint(dev, "multi-queue-num-queues", UINT32_MAX,
 				   &nq);
@@ -565,10 +633,18 @@ static int nb_connect(struct xbus_dev *dev)
 	rc = nb_read_features(dev, &b->feat);
 	if (rc)
 		return rc;
-	if (!xbus_dev_read_fe_uint(dev, "request-multicast-control", 1, &mc))
-		netq_mcast_set_control(&b->mcast, (int)mc);
-	else
-		netq_mcast_set_control(&b->mcast, 0);
+	if (xbus_dev_read_fe_uint(dev, "request-multicast-control", 1, &mc))
+		mc = 0;
+	if (mc && xbus_dev_state(dev) == XBUS_CONNECTED) {
+		/* Taking a live frontend over from a dead worker: its
+		 * subscriptions died with it and will not be sent again.
+		 * Pass all multicast; the guest's own filter drops the
+		 * rest, where an empty list would cut IPv6 off. */
+		log_info(xbus_dev_name(dev), "multicast filter off: the "
+			 "frontend's subscriptions were the previous worker's");
+		mc = 0;
+	}
+	netq_mcast_set_control(&b->mcast, (int)mc);
 
 	rc = b->pops->set_queues(b->port, (unsigned int)nq);
 	if (!rc)
@@ -604,7 +680,7 @@ static int nb_connect(struct xbus_dev *dev)
 		nb_disconnect(dev);
 		return rc;
 	}
-	b->pops->set_carrier(b->port, 1);
+	nb_carrier(b);
 	log_info(xbus_dev_name(dev), "connected: %lu queue(s), "
 		 "sg %d gso %d/%d csum %d/%d%s, port %s", nq, b->feat.sg,
 		 b->feat.gso_tcpv4, b->feat.gso_tcpv6, b->feat.csum,
@@ -675,7 +751,7 @@ static void nb_remove(struct xbus_dev *dev)
 			break;
 		}
 	}
-	b->pops->destroy(b->port);
+	b->pops->destroy(b->port, !xbus_dev_removed(dev));
 	netq_mcast_destroy(&b->mcast);
 	free(b);
 	xbus_dev_set_priv(dev, NULL);
@@ -743,9 +819,10 @@ static void dump_queue_json(FILE *out, unsigned int i,
 		fprintf(out, "%s\"%s\":%llu", k ? "," : "",
 			netq_fatal_names[k], U(st->fatal[k]));
 	fprintf(out, "},\"rx_hash\":%llu,\"rx_steered\":%llu,\"tx_hash\":%llu,"
-		"\"events_idle\":%llu,\"storm_backoffs\":%llu",
+		"\"events_idle\":%llu,\"storm_backoffs\":%llu,"
+		"\"rx_stalls\":%llu",
 		U(st->rx_hash), U(st->rx_steered), U(st->tx_hash),
-		U(st->events_idle), U(st->storm_backoffs));
+		U(st->events_idle), U(st->storm_backoffs), U(st->rx_stalls));
 	fprintf(out, ",\"mcast_requests\":%llu,\"rate_waits\":%llu,"
 		"\"rx_queued_packets\":%llu,\"rx_queued_bytes\":%llu,"
 		"\"grant_copy_calls\":%llu,\"grant_copy_segments\":%llu,"
@@ -795,6 +872,9 @@ static void dump_queue_text(FILE *out, unsigned int i,
 		fprintf(out, "      hashing: %llu guest rx with a hash, %llu "
 			"steered to their queue, %llu guest tx with a hash\n",
 			U(st->rx_hash), U(st->rx_steered), U(st->tx_hash));
+	if (st->rx_stalls)
+		fprintf(out, "      rx stalls (carrier off): %llu\n",
+			U(st->rx_stalls));
 	if (st->storm_backoffs)
 		fprintf(out, "      event storm: %llu of %llu wakeups idle, "
 			"%llu back-offs\n", U(st->events_idle), U(st->events),
@@ -816,32 +896,39 @@ void nb_dump_stats(FILE *out, int json)
 		struct nb_ctrl_stats cs;
 
 		nb_ctrl_get_stats(b->ctrl, &cs);
-		cs.msgs += b->ctrl_past.msgs;
-		cs.errors += b->ctrl_past.errors;
-		cs.broken += b->ctrl_past.broken;
+		nb_ctrl_stats_add(&cs, &b->ctrl_past);
 		if (json) {
 			fprintf(out, "%s{\"device\":", first ? "" : ",");
 			json_str(out, name);
 			fprintf(out, ",\"port\":");
 			json_str(out, b->pops->ifname(b->port));
 			fprintf(out, ",\"mac\":\"%s\",\"connected\":%s,"
-				"\"disabled\":%s,\"rate_bytes\":%llu,"
+				"\"disabled\":%s,\"carrier\":%s,"
+				"\"rate_bytes\":%llu,"
 				"\"rate_usec\":%llu,\"ctrl_messages\":%llu,"
 				"\"ctrl_errors\":%llu,\"ctrl_broken\":%llu,"
+				"\"ctrl_events\":%llu,"
+				"\"ctrl_storm_backoffs\":%llu,"
 				"\"queues\":[", mac,
 				b->nq ? "true" : "false",
 				b->disabled ? "true" : "false",
+				b->nq && !b->disabled && !b->stalled ?
+					"true" : "false",
 				U(b->rate_bytes), U(b->rate_usec),
-				U(cs.msgs), U(cs.errors), U(cs.broken));
+				U(cs.msgs), U(cs.errors), U(cs.broken),
+				U(cs.events), U(cs.storm_backoffs));
 		} else {
-			fprintf(out, "%s: port %s, mac %s, %s%s, %u queue(s)\n",
-				name, b->pops->ifname(b->port), mac,
-				b->nq ? "connected" : "not connected",
-				b->disabled ? ", DISABLED" : "", b->nq);
-			if (cs.msgs || cs.broken)
+			fprintf(out, "%s: port %s, mac %s, %s%s%s, %u "
+				"queue(s)\n", name, b->pops->ifname(b->port),
+				mac, b->nq ? "connected" : "not connected",
+				b->disabled ? ", DISABLED" : "",
+				b->stalled ? ", RX STALLED (no carrier)" : "",
+				b->nq);
+			if (cs.msgs || cs.broken || cs.storm_backoffs)
 				fprintf(out, "  control ring: %llu messages, "
-					"%llu errors%s\n", U(cs.msgs),
-					U(cs.errors),
+					"%llu errors, %llu event storm "
+					"back-offs%s\n", U(cs.msgs),
+					U(cs.errors), U(cs.storm_backoffs),
 					cs.broken ? ", STOPPED" : "");
 		}
 		first = 0;
