@@ -77,6 +77,14 @@ static int netd_validate(void *arg, char *err, size_t errlen)
 			 c->nb.port);
 		return -EINVAL;
 	}
+	/* Said at start rather than by every vif's error node later. */
+	if (c->d.user[0]) {
+		snprintf(err, errlen, "user: a worker creates its vifs' TAP "
+			 "devices, which needs root (CAP_NET_ADMIN); leave "
+			 "user empty (seccomp and the event channel "
+			 "restriction still apply)");
+		return -EINVAL;
+	}
 	return 0;
 }
 
