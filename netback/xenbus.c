@@ -302,10 +302,12 @@ static int nb_start_ctrl(struct xbus_dev *dev, struct nbdev *b)
 	return rc;
 }
 
-struct fatal_msg {
-	uint64_t serial;
+/* What a queue's thread tells the control thread about its vif. */
+struct queue_msg {
+	uint64_t serial;		/* the connection */
 	unsigned int index;
-	int class;
+	int fatal;			/* enum netq_fatal; -1: a stall report */
+	int stalled;
 };
 
 static struct nbdev *nb_find_serial(uint64_t serial)
@@ -323,95 +325,87 @@ static void nb_carrier(struct nbdev *b)
 	b->pops->set_carrier(b->port, b->nq && !b->disabled && !b->stalled);
 }
 
-/* On the control thread: a queue found its frontend hostile. */
-static void nb_fatal_msg(void *arg)
+/* A queue found its frontend hostile. */
+static void nb_fatal(struct nbdev *b, unsigned int index, int class)
 {
-	struct fatal_msg *m = arg;
-	struct nbdev *b = nb_find_serial(m->serial);
-
-	/* The device may be gone (removed) or reconnected since. */
-	if (!b || m->index >= b->nq || !b->q[m->index])
-		goto out;
-	if (m->class == NETQ_F_INDEX) {
+	if (class == NETQ_F_INDEX) {
 		xbus_dev_fatal(b->dev, -EIO, "queue %u: the frontend published "
-			       "more requests than the ring holds", m->index);
-		goto out;
+			       "more requests than the ring holds", index);
+		return;
 	}
 	if (b->disabled)
-		goto out;
+		return;
 	/* Linux's xenvif_fatal_tx_err: the vif stays dead until the
 	 * frontend reconnects. */
 	b->disabled = 1;
 	log_err(xbus_dev_name(b->dev), "queue %u: fatal frontend error (%s): "
-		"vif disabled", m->index, netq_fatal_names[m->class]);
+		"vif disabled", index, netq_fatal_names[class]);
 	nb_carrier(b);
 	for (unsigned int i = 0; i < b->nq; i++)
 		netq_disable(b->q[i]);
-out:
-	free(m);
 }
 
-/* On a queue's thread: ask the control thread to disable the vif. */
-static void nb_queue_fatal(void *arg, unsigned int index, int class)
+/* A queue's RX stalled or came back. */
+static void nb_stall(struct nbdev *b, unsigned int index, int stalled)
 {
-	struct fatal_msg *m = malloc(sizeof(*m));
+	unsigned int was = b->stalled;
 
-	if (!m)
-		return;
-	m->serial = (uint64_t)(uintptr_t)arg;
-	m->index = index;
-	m->class = class;
-	if (loop_post(nb_ctl, nb_fatal_msg, m))
-		free(m);
-}
-
-struct stall_msg {
-	uint64_t serial;
-	unsigned int index;
-	int stalled;
-};
-
-/* On the control thread: a queue's RX stalled or came back. */
-static void nb_stall_msg(void *arg)
-{
-	struct stall_msg *m = arg;
-	struct nbdev *b = nb_find_serial(m->serial);
-	unsigned int was;
-
-	/* The connection may be gone since: its serial with it. */
-	if (!b || m->index >= b->nq)
-		goto out;
-	was = b->stalled;
-	if (m->stalled)
-		b->stalled |= 1u << m->index;
+	if (stalled)
+		b->stalled |= 1u << index;
 	else
-		b->stalled &= ~(1u << m->index);
+		b->stalled &= ~(1u << index);
 	if (!was == !b->stalled)
-		goto out;
+		return;
 	if (b->stalled)
 		log_warn(xbus_dev_name(b->dev), "queue %u: the frontend took "
-			 "no packet for %u ms: carrier off", m->index,
+			 "no packet for %u ms: carrier off", index,
 			 nb_conf->rx_stall_ms);
 	else
 		log_info(xbus_dev_name(b->dev), "the frontend posts buffers "
 			 "again: carrier on");
 	nb_carrier(b);
-out:
+}
+
+static void nb_queue_msg(void *arg)
+{
+	struct queue_msg *m = arg;
+	struct nbdev *b = nb_find_serial(m->serial);
+
+	/* The connection may be gone since (removed, reconnected): its
+	 * serial went with it. */
+	if (b && m->index < b->nq && b->q[m->index]) {
+		if (m->fatal >= 0)
+			nb_fatal(b, m->index, m->fatal);
+		else
+			nb_stall(b, m->index, m->stalled);
+	}
 	free(m);
 }
 
-/* On a queue's thread: tell the control thread. */
-static void nb_queue_stall(void *arg, unsigned int index, int stalled)
+/* On a queue's thread: post to the control thread. */
+static void nb_queue_post(void *arg, unsigned int index, int fatal,
+			  int stalled)
 {
-	struct stall_msg *m = malloc(sizeof(*m));
+	struct queue_msg *m = malloc(sizeof(*m));
 
 	if (!m)
 		return;
 	m->serial = (uint64_t)(uintptr_t)arg;
 	m->index = index;
+	m->fatal = fatal;
 	m->stalled = stalled;
-	if (loop_post(nb_ctl, nb_stall_msg, m))
+	if (loop_post(nb_ctl, nb_queue_msg, m))
 		free(m);
+}
+
+static void nb_queue_fatal(void *arg, unsigned int index, int class)
+{
+	nb_queue_post(arg, index, class, 0);
+}
+
+static void nb_queue_stall(void *arg, unsigned int index, int stalled)
+{
+	nb_queue_post(arg, index, -1, stalled);
 }
 
 /* be/rate = "<bytes>,<usec>" (libxl); absent or unparsable: unlimited. */
