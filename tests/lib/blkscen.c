@@ -30,7 +30,6 @@ static struct {
 	int passed;
 	char log[PATH_MAX];
 } blk_exit;
-static struct xen_store *dom0_xs;
 
 static void blk_atexit(void)
 {
@@ -50,8 +49,6 @@ static void blk_atexit(void)
 		if (system(cmd) != 0)
 			fprintf(stderr, "(no daemon log)\n");
 	}
-	xen_store_close(dom0_xs);
-	dom0_xs = NULL;
 }
 
 void blk_require_daemon(void)
@@ -84,35 +81,16 @@ const char *blk_require_fio_engine(void)
 
 void blk_start(struct blk_scen *s, unsigned int guests, const char *mode, ...)
 {
-	static char sets[16][256];
-	char *argv[48];
-	const char *kv;
+	const char *opts[] = { mode, NULL };
 	va_list ap;
-	int i = 0, n = 0;
 
 	memset(s, 0, sizeof(*s));
 	blk_require_daemon();
 	CHECK(simenv_up(&s->env, guests) == 0, "xensim up");
 	snprintf(s->log, sizeof(s->log), "%s/blkbackd.log", s->env.dir);
-	argv[i++] = (char *)simenv_build("blkbackd");
-	if (mode)
-		argv[i++] = (char *)mode;
-	argv[i++] = "--log-level";
-	argv[i++] = "debug";
-	snprintf(sets[n], sizeof(sets[n]), "run-dir=%s", s->env.dir);
-	argv[i++] = "--set";
-	argv[i++] = sets[n++];
 	va_start(ap, mode);
-	while ((kv = va_arg(ap, const char *))) {
-		CHECK(n < 16, "too many settings");
-		snprintf(sets[n], sizeof(sets[n]), "%s", kv);
-		argv[i++] = "--set";
-		argv[i++] = sets[n++];
-	}
+	s->daemon = simenv_daemon(&s->env, NULL, "blkbackd", opts, ap, s->log);
 	va_end(ap);
-	argv[i] = NULL;
-	s->daemon = simenv_spawn(&s->env, 0, s->log, argv);
-	CHECK(s->daemon > 0, "spawn blkbackd");
 	/* Registered after simenv's own handler, so it runs first. */
 	blk_exit.daemon = s->daemon;
 	blk_exit.owner = getpid();
@@ -120,13 +98,6 @@ void blk_start(struct blk_scen *s, unsigned int guests, const char *mode, ...)
 	snprintf(blk_exit.log, sizeof(blk_exit.log), "%s", s->log);
 	atexit(blk_atexit);
 	simenv_become(&s->env, 0);
-	CHECK(xen_store_open(&dom0_xs) == 0, "Dom0 xenstore");
-	/* A daemon that refuses its options exits at once: say so here. */
-	usleep(100000);
-	if (waitpid(s->daemon, NULL, WNOHANG) == s->daemon) {
-		s->daemon = blk_exit.daemon = 0;
-		CHECK(0, "blkbackd exited at start");
-	}
 }
 
 void blk_fill(void *buf, size_t len, uint32_t seed, uint64_t off)
@@ -180,22 +151,6 @@ const char *blk_be(const char *kind, unsigned int fe, unsigned int devid)
 	snprintf(p, sizeof(p), "/local/domain/0/backend/%s/%u/%u", kind, fe,
 		 devid);
 	return p;
-}
-
-const char *blk_read(struct blk_scen *s, const char *fmt, ...)
-{
-	static char val[1024];
-	char path[512], *v;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	if (xen_store_read(dom0_xs, XEN_TXN_NONE, path, &v, NULL))
-		return NULL;
-	snprintf(val, sizeof(val), "%s", v);
-	free(v);
-	return val;
 }
 
 static void blk_add_wait(struct blk_scen *s, const char *kind,

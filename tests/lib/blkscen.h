@@ -64,8 +64,7 @@ void blk_add_failing(struct blk_scen *s, const char *kind, unsigned int fe,
 const char *blk_be(const char *kind, unsigned int fe, unsigned int devid);
 
 /* Read a node as Dom0; NULL if absent (static buffer). */
-const char *blk_read(struct blk_scen *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+#define blk_read(s, ...) simenv_read(__VA_ARGS__)
 
 /* Run fn(arg) as guest @domid in a child; returns its exit status. */
 int blk_guest(struct blk_scen *s, unsigned int domid, int (*fn)(void *arg),

@@ -46,7 +46,6 @@ static struct {
 	char log[PATH_MAX];
 	pid_t guests[NET_MAX_GUESTS];
 } net_exit;
-static struct xen_store *dom0_xs;
 
 static void net_atexit(void)
 {
@@ -72,8 +71,6 @@ static void net_atexit(void)
 		if (system(cmd) != 0)
 			fprintf(stderr, "(no daemon log)\n");
 	}
-	xen_store_close(dom0_xs);
-	dom0_xs = NULL;
 }
 
 static int quiet(const char *cmd)
@@ -118,11 +115,12 @@ static void net_on_signal(int sig)
 
 void net_start(struct net_scen *s, unsigned int guests, ...)
 {
-	static char sets[16][256];
-	char *argv[48];
-	const char *kv;
+	static const char *const unshare[] = { "/usr/bin/unshare", "-n", "--",
+						NULL };
+	/* NET_WORKERS=1: the supervisor and a sandboxed worker per guest. */
+	const char *opts[] = { getenv("NET_WORKERS") ? NULL : "--single",
+			       NULL };
 	va_list ap;
-	int i = 0, n = 0;
 
 	memset(s, 0, sizeof(*s));
 	net_require();
@@ -131,29 +129,10 @@ void net_start(struct net_scen *s, unsigned int guests, ...)
 	signal(SIGINT, net_on_signal);
 	CHECK(simenv_up(&s->env, guests) == 0, "xensim up");
 	snprintf(s->log, sizeof(s->log), "%s/netbackd.log", s->env.dir);
-	argv[i++] = "/usr/bin/unshare";
-	argv[i++] = "-n";
-	argv[i++] = "--";
-	argv[i++] = (char *)simenv_build("netbackd");
-	/* NET_WORKERS=1: the supervisor and a sandboxed worker per guest. */
-	if (!getenv("NET_WORKERS"))
-		argv[i++] = "--single";
-	argv[i++] = "--log-level";
-	argv[i++] = "debug";
-	snprintf(sets[n], sizeof(sets[n]), "run-dir=%s", s->env.dir);
-	argv[i++] = "--set";
-	argv[i++] = sets[n++];
 	va_start(ap, guests);
-	while ((kv = va_arg(ap, const char *))) {
-		CHECK(n < 16, "too many settings");
-		snprintf(sets[n], sizeof(sets[n]), "%s", kv);
-		argv[i++] = "--set";
-		argv[i++] = sets[n++];
-	}
+	s->daemon = simenv_daemon(&s->env, unshare, "netbackd", opts, ap,
+				  s->log);
 	va_end(ap);
-	argv[i] = NULL;
-	s->daemon = simenv_spawn(&s->env, 0, s->log, argv);
-	CHECK(s->daemon > 0, "spawn netbackd");
 	net_exit.daemon = s->daemon;
 	net_exit.owner = getpid();
 	net_exit.passed = 0;
@@ -161,12 +140,6 @@ void net_start(struct net_scen *s, unsigned int guests, ...)
 	/* Registered after simenv's own handler, so it runs first. */
 	atexit(net_atexit);
 	simenv_become(&s->env, 0);
-	CHECK(xen_store_open(&dom0_xs) == 0, "Dom0 xenstore");
-	usleep(100000);
-	if (waitpid(s->daemon, NULL, WNOHANG) == s->daemon) {
-		s->daemon = net_exit.daemon = 0;
-		CHECK(0, "netbackd exited at start");
-	}
 }
 
 const char *net_be(unsigned int fe, unsigned int devid)
@@ -175,41 +148,6 @@ const char *net_be(unsigned int fe, unsigned int devid)
 
 	snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u/%u", fe, devid);
 	return p;
-}
-
-const char *net_read(struct net_scen *s, const char *fmt, ...)
-{
-	static char val[1024];
-	char path[512], *v;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	if (xen_store_read(dom0_xs, XEN_TXN_NONE, path, &v, NULL))
-		return NULL;
-	snprintf(val, sizeof(val), "%s", v);
-	free(v);
-	return val;
-}
-
-void net_write(struct net_scen *s, const char *path, const char *val)
-{
-	CHECK(xen_store_write(dom0_xs, XEN_TXN_NONE, path, val) == 0,
-	      "write %s", path);
-}
-
-int net_wait_value(struct net_scen *s, const char *path, const char *val,
-		   unsigned int timeout_ms)
-{
-	for (unsigned int waited = 0; waited < timeout_ms; waited += 10) {
-		const char *v = net_read(s, "%s", path);
-
-		if (v && !strcmp(v, val))
-			return 0;
-		usleep(10000);
-	}
-	return -ETIMEDOUT;
 }
 
 void net_add(struct net_scen *s, unsigned int fe, unsigned int devid,

@@ -57,14 +57,10 @@ void net_add(struct net_scen *s, unsigned int fe, unsigned int devid,
 	     const char *extra);
 /* The backend directory of vif @fe/@devid (static buffer). */
 const char *net_be(unsigned int fe, unsigned int devid);
-/* Read a node as Dom0; NULL if absent (static buffer). */
-const char *net_read(struct net_scen *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Write a node as Dom0. */
-void net_write(struct net_scen *s, const char *path, const char *val);
-/* Wait until @path reads @val: 0, or -ETIMEDOUT. */
-int net_wait_value(struct net_scen *s, const char *path, const char *val,
-		   unsigned int timeout_ms);
+/* Read / write a node as Dom0 (lib/simenv.h); wait until it reads @val. */
+#define net_read(s, ...) simenv_read(__VA_ARGS__)
+#define net_write(s, path, val) simenv_write(path, val)
+#define net_wait_value(s, path, val, ms) simenv_wait_value(path, val, ms)
 
 /*
  * The hotplug script's part for vif @fe/@devid: address the vif TAP in

@@ -16,6 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/xen.h"
+#include "lib/check.h"
+
 /*
  * The instance to stop at exit: a copy, because the caller's struct may
  * live on main()'s stack, which is gone when atexit handlers run.
@@ -254,4 +257,86 @@ long long simenv_stat_value(const char *json, const char *device,
 		found = 1;
 	}
 	return found ? sum : -1;
+}
+
+pid_t simenv_daemon(const struct simenv *env, const char *const *wrap,
+		    const char *name, const char *const *opts, va_list sets,
+		    const char *log)
+{
+	static char kv[17][PATH_MAX + 16];
+	char *argv[64], cmd[PATH_MAX + 64];
+	const char *s;
+	int i = 0, n = 0;
+	pid_t pid;
+
+	for (; wrap && *wrap; wrap++)
+		argv[i++] = (char *)*wrap;
+	argv[i++] = (char *)simenv_build(name);
+	for (; opts && *opts; opts++)
+		argv[i++] = (char *)*opts;
+	argv[i++] = "--log-level";
+	argv[i++] = "debug";
+	snprintf(kv[n], sizeof(kv[n]), "run-dir=%s", env->dir);
+	argv[i++] = "--set";
+	argv[i++] = kv[n++];
+	while ((s = va_arg(sets, const char *))) {
+		CHECK(n < 17 && i < 60, "too many settings for %s", name);
+		snprintf(kv[n], sizeof(kv[n]), "%s", s);
+		argv[i++] = "--set";
+		argv[i++] = kv[n++];
+	}
+	argv[i] = NULL;
+	pid = simenv_spawn(env, 0, log, argv);
+	CHECK(pid > 0, "spawn %s", name);
+	usleep(100000);
+	if (waitpid(pid, NULL, WNOHANG) == pid) {
+		snprintf(cmd, sizeof(cmd), "sed 's/^/    | /' %s >&2", log);
+		if (system(cmd) != 0)
+			fprintf(stderr, "(no log)\n");
+		CHECK(0, "%s exited at start", name);
+	}
+	return pid;
+}
+
+/* Dom0's xenstore connection for simenv_read, opened on first use. */
+static struct xen_store *dom0_store;
+
+const char *simenv_read(const char *fmt, ...)
+{
+	static char val[1024];
+	char path[512], *v;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (!dom0_store)
+		CHECK(xen_store_open(&dom0_store) == 0, "Dom0 xenstore");
+	if (xen_store_read(dom0_store, XEN_TXN_NONE, path, &v, NULL))
+		return NULL;
+	snprintf(val, sizeof(val), "%s", v);
+	free(v);
+	return val;
+}
+
+void simenv_write(const char *path, const char *val)
+{
+	if (!dom0_store)
+		CHECK(xen_store_open(&dom0_store) == 0, "Dom0 xenstore");
+	CHECK(xen_store_write(dom0_store, XEN_TXN_NONE, path, val) == 0,
+	      "write %s", path);
+}
+
+int simenv_wait_value(const char *path, const char *val,
+		      unsigned int timeout_ms)
+{
+	/* Polling keeps this independent of the code under test's watches. */
+	for (unsigned int waited = 0; waited <= timeout_ms; waited += 10) {
+		const char *v = simenv_read("%s", path);
+
+		if (v && !strcmp(v, val))
+			return 0;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
 }

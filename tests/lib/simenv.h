@@ -18,6 +18,7 @@
 #define PVBACK_TESTS_SIMENV_H
 
 #include <limits.h>
+#include <stdarg.h>
 #include <sys/types.h>
 
 struct simenv {
@@ -74,5 +75,29 @@ const char *simenv_build(const char *rel);
  */
 long long simenv_stat_value(const char *json, const char *device,
 			      const char *key);
+
+/*
+ * Start the daemon @name (a path under the build tree, e.g. "blkbackd")
+ * as Dom0, behind the NULL-terminated argv prefix @wrap (may be NULL, e.g.
+ * "unshare", "-n", "--"), with the options @opts (NULL-terminated, may be
+ * NULL, e.g. "--single"), --log-level debug, --set run-dir=<instance> and
+ * --set K=V for each "K=V" string of @sets up to a NULL (at most 16); its
+ * output appended to @log. CHECKs that it did not exit at once (a daemon
+ * that refuses its options does), printing its log if it did. Its pid.
+ */
+pid_t simenv_daemon(const struct simenv *env, const char *const *wrap,
+		    const char *name, const char *const *opts, va_list sets,
+		    const char *log);
+/*
+ * Read a node as Dom0 (the caller became Dom0: simenv_become(env, 0));
+ * NULL if absent. Static buffer, the next call reuses it.
+ */
+const char *simenv_read(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* Write a node as Dom0; CHECKs. */
+void simenv_write(const char *path, const char *val);
+/* Wait until @path reads @val, polling as Dom0: 0, or -ETIMEDOUT. */
+int simenv_wait_value(const char *path, const char *val,
+		      unsigned int timeout_ms);
 
 #endif

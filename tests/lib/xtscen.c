@@ -16,7 +16,6 @@
 #include "lib/check.h"
 
 static struct xt_scen *xt_current;
-static struct xen_store *dom0_xs;
 static pid_t xt_owner;	/* a guest child's exit must not stop the daemon */
 
 static void xt_atexit(void)
@@ -33,8 +32,6 @@ static void xt_atexit(void)
 	snprintf(cmd, sizeof(cmd), "sed 's/^/    xtestd: /' %s >&2", s->log);
 	if (system(cmd) != 0)
 		fprintf(stderr, "(no daemon log)\n");
-	xen_store_close(dom0_xs);
-	dom0_xs = NULL;
 }
 
 void xt_start(struct xt_scen *s, unsigned int guests, const char *mode)
@@ -42,31 +39,33 @@ void xt_start(struct xt_scen *s, unsigned int guests, const char *mode)
 	xt_start2(s, guests, mode, NULL);
 }
 
+/* simenv_daemon takes the settings as a va_list: none here. */
+static pid_t xt_spawn(struct xt_scen *s, const char *const *opts, ...)
+{
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, opts);
+	pid = simenv_daemon(&s->env, NULL, "tests/testd/xtestd", opts, ap,
+			    s->log);
+	va_end(ap);
+	return pid;
+}
+
 void xt_start2(struct xt_scen *s, unsigned int guests, const char *mode,
 	       const char *opt)
 {
-	char *argv[6];
-	int i = 0;
+	const char *opts[] = { mode ? mode : opt, mode ? opt : NULL, NULL };
 
 	memset(s, 0, sizeof(*s));
 	CHECK(simenv_up(&s->env, guests) == 0, "xensim up");
 	snprintf(s->log, sizeof(s->log), "%s/xtestd.log", s->env.dir);
-	argv[i++] = (char *)simenv_build("tests/testd/xtestd");
-	argv[i++] = "--log-level";
-	argv[i++] = "debug";
-	if (mode)
-		argv[i++] = (char *)mode;
-	if (opt)
-		argv[i++] = (char *)opt;
-	argv[i] = NULL;
-	s->daemon = simenv_spawn(&s->env, 0, s->log, argv);
-	CHECK(s->daemon > 0, "spawn xtestd");
+	s->daemon = xt_spawn(s, opts, NULL);
 	/* Registered after simenv's own handler, so it runs first. */
 	xt_current = s;
 	xt_owner = getpid();
 	atexit(xt_atexit);
 	simenv_become(&s->env, 0);
-	CHECK(xen_store_open(&dom0_xs) == 0, "Dom0 xenstore");
 }
 
 void xt_add(struct xt_scen *s, unsigned int fe, unsigned int devid)
@@ -81,40 +80,6 @@ const char *xt_be(unsigned int fe, unsigned int devid)
 
 	snprintf(p, sizeof(p), "/local/domain/0/backend/xtest/%u/%u", fe, devid);
 	return p;
-}
-
-const char *xt_read(struct xt_scen *s, const char *fmt, ...)
-{
-	static char val[1024];
-	char path[512], *v;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	if (xen_store_read(dom0_xs, XEN_TXN_NONE, path, &v, NULL))
-		return NULL;
-	snprintf(val, sizeof(val), "%s", v);
-	free(v);
-	return val;
-}
-
-int xt_wait_value(struct xt_scen *s, const char *path, const char *value,
-		  unsigned int timeout_ms)
-{
-	unsigned int waited;
-
-	/* Polling keeps this independent of the code under test's watches. */
-	for (waited = 0; waited <= timeout_ms; waited += 10) {
-		const char *v = xt_read(s, "%s", path);
-
-		if (v && !strcmp(v, value))
-			return 0;
-		if (!v && !value)
-			return 0;
-		usleep(10000);
-	}
-	return -ETIMEDOUT;
 }
 
 int xt_guest_connect(struct xt_guest *g, unsigned int devid, unsigned int nq,

@@ -34,12 +34,9 @@ void xt_add(struct xt_scen *s, unsigned int fe, unsigned int devid);
 /* Path of Dom0's backend directory of that device. */
 const char *xt_be(unsigned int fe, unsigned int devid);
 
-/* Read Dom0's view of a node; NULL if absent (static buffer). */
-const char *xt_read(struct xt_scen *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Wait (as Dom0) until @path reads @value; 0, or -ETIMEDOUT. */
-int xt_wait_value(struct xt_scen *s, const char *path, const char *value,
-		  unsigned int timeout_ms);
+/* Read Dom0's view of a node; wait until it reads @value (lib/simenv.h). */
+#define xt_read(s, ...) simenv_read(__VA_ARGS__)
+#define xt_wait_value(s, path, value, ms) simenv_wait_value(path, value, ms)
 
 /* --- guest side: run in a process that is the guest (simenv_fork_as). */
 struct xt_guest {
