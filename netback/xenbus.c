@@ -55,6 +55,7 @@ struct nbdev {
 	uint64_t rate_bytes, rate_usec;
 	int disabled;			/* a fatal frontend error */
 	unsigned int stalled;		/* queues (bits) with no RX buffers */
+	int mc_key;			/* request-multicast-control last read */
 	/* Counters of past connections, per queue index. */
 	struct netq_stats past[NB_MAX_QUEUES];
 	unsigned int npast;
@@ -629,6 +630,7 @@ static int nb_connect(struct xbus_dev *dev)
 		return rc;
 	if (xbus_dev_read_fe_uint(dev, "request-multicast-control", 1, &mc))
 		mc = 0;
+	b->mc_key = (int)mc;
 	if (mc && xbus_dev_state(dev) == XBUS_CONNECTED) {
 		/* Taking a live frontend over from a dead worker: its
 		 * subscriptions died with it and will not be sent again.
@@ -706,6 +708,11 @@ static void nb_changed(struct xbus_dev *dev, const char *path)
 		if (xbus_dev_read_fe_uint(dev, "request-multicast-control", 1,
 					  &mc))
 			mc = 0;
+		/* Only a change is the frontend's word: a watch's first
+		 * event, or a repeat, must not undo what connect chose. */
+		if ((int)mc == b->mc_key)
+			return;
+		b->mc_key = (int)mc;
 		netq_mcast_set_control(&b->mcast, (int)mc);
 	}
 }

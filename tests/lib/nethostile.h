@@ -101,31 +101,57 @@ void nh_reply_rsp(char *reply, size_t len, int n, const int16_t *status,
 #define NH_MAGIC 0x50564854u	/* "PVHT": a test frame's first payload */
 
 /*
- * An Ethernet + IPv4 frame of @len bytes (>= 14 + 20 + L4 header + 4) from
- * @src:@sport to @dst:@dport (host byte order), TCP (@tcp) or UDP, with
- * NH_MAGIC and then a filler as payload, into @buf. Returns @len, or 0 if
- * it does not fit.
+ * A test frame's flow: IPv4 or IPv6 addresses as they go on the wire
+ * (IPv4: the first four bytes), ports in host byte order, TCP or UDP. A
+ * first fragment (@frag: IPv4 with MF set; IPv6 with a fragment header,
+ * M set) still carries its whole TCP or UDP header; @dstopts puts an
+ * 8-byte destination-options header before it (IPv6 only, after the
+ * fragment header if both).
+ */
+struct nh_flow {
+	bool v6, tcp, frag, dstopts;
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport;
+};
+
+/*
+ * An Ethernet + IP frame of @len bytes (room for the IP headers, the L4
+ * header and 4 more) of flow @fl into @buf: to the hostile guest's MAC,
+ * NH_MAGIC and then a filler as payload. Returns @len, or 0 if it does
+ * not fit (or @fl asks for dstopts on IPv4).
+ */
+size_t nh_frame(uint8_t *buf, size_t len, const struct nh_flow *fl);
+/* A test frame's flow, as nh_frame wrote it: 1, or 0 if @f is not one. */
+int nh_frame_flow(const uint8_t *f, size_t len, struct nh_flow *fl);
+
+/*
+ * The same for an unfragmented IPv4 frame from @src:@sport to @dst:@dport
+ * (host byte order); @len >= 14 + 20 + L4 header + 4.
  */
 size_t nh_frame_ipv4(uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
 		     uint16_t sport, uint16_t dport, bool tcp);
-/* A test frame's IPv4 fields (0 if @f is not one). */
+/* A test frame's IPv4 fields (0 if @f is not an IPv4 test frame). */
 int nh_frame_parse(const uint8_t *f, size_t len, uint32_t *src,
 		   uint32_t *dst, uint16_t *sport, uint16_t *dport, bool *tcp);
-/* Write @f to vif1.0 from the host side (it reaches the hostile guest). */
+/*
+ * Write @f to vif1.0 from the host side (it reaches the hostile guest);
+ * @len 0 (a builder's "does not fit") fails the test.
+ */
 void nh_inject(struct nh *h, const uint8_t *f, size_t len);
 
 /*
- * The Microsoft RSS verification suite's key and IPv4 vectors ("Verifying
- * the RSS Hash Calculation"): nh_rss_key[40]; for each vector the
- * addresses and ports and the expected Toeplitz hash over the addresses
- * (IPv4) and over addresses and ports (IPv4 with TCP).
+ * The Microsoft RSS verification suite's key and vectors ("Verifying the
+ * RSS Hash Calculation"), the five IPv4 ones then three IPv6 ones: for each
+ * the flow's addresses and ports (@fl.tcp, frag, dstopts unset) and the
+ * expected Toeplitz hash over the addresses (the IPv4 / IPv6 type) and
+ * over addresses and ports (IPv4 / IPv6 with TCP).
  */
 struct nh_rss_vec {
-	uint32_t src, dst;
-	uint16_t sport, dport;
+	struct nh_flow fl;
 	uint32_t h_ip, h_tcp;
 };
+#define NH_RSS_VECS 8
 extern const uint8_t nh_rss_key[40];
-extern const struct nh_rss_vec nh_rss_vecs[5];
+extern const struct nh_rss_vec nh_rss_vecs[NH_RSS_VECS];
 
 #endif
