@@ -180,22 +180,6 @@ static const char *ask(const char *fmt, ...)
 	return line;
 }
 
-/* The worker serving guest 1: the supervisor's only child. */
-static pid_t worker_of(pid_t daemon)
-{
-	char cmd[64], out[64];
-	FILE *f;
-	long pid = 0;
-
-	snprintf(cmd, sizeof(cmd), "pgrep -P %d", (int)daemon);
-	f = popen(cmd, "r");
-	CHECK(f, "popen");
-	if (fgets(out, sizeof(out), f))
-		pid = strtol(out, NULL, 10);
-	pclose(f);
-	return (pid_t)pid;
-}
-
 int main(void)
 {
 	struct net_scen s;
@@ -234,12 +218,12 @@ int main(void)
 	CHECK(net_log_count(&s, FILTER_OFF) == 0,
 	      "the filter went off before any takeover");
 
-	w = worker_of(s.daemon);
+	w = simenv_worker_pid(s.daemon, "netbackd", 1);
 	CHECK(w > 0, "no worker under the supervisor %d", (int)s.daemon);
 	CHECK(kill(w, SIGKILL) == 0, "kill %d", (int)w);
 	for (int i = 0; i < 100 && (w2 <= 0 || w2 == w); i++) {
 		usleep(100000);
-		w2 = worker_of(s.daemon);
+		w2 = simenv_worker_pid(s.daemon, "netbackd", 1);
 	}
 	CHECK(w2 > 0 && w2 != w, "the worker was not restarted");
 	/*

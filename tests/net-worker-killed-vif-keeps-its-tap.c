@@ -23,22 +23,6 @@
 #define HOST_IP "10.221.0.2"
 #define XFER_BYTES (8ull << 20)
 
-/* The worker serving guest 1: the supervisor's only child. */
-static pid_t worker_of(pid_t daemon)
-{
-	char cmd[64], out[64];
-	FILE *f;
-	long pid = 0;
-
-	snprintf(cmd, sizeof(cmd), "pgrep -P %d", (int)daemon);
-	f = popen(cmd, "r");
-	CHECK(f, "popen");
-	if (fgets(out, sizeof(out), f))
-		pid = strtol(out, NULL, 10);
-	pclose(f);
-	return (pid_t)pid;
-}
-
 static void host_side(struct net_scen *s, const char *ifindex, const char *when)
 {
 	char out[512];
@@ -102,12 +86,12 @@ int main(void)
 			"ip -o link show dev vif1.0 | cut -d: -f1") == 0,
 	      "no vif1.0");
 
-	w = worker_of(s.daemon);
+	w = simenv_worker_pid(s.daemon, "netbackd", 1);
 	CHECK(w > 0, "no worker under the supervisor %d", (int)s.daemon);
 	CHECK(kill(w, SIGKILL) == 0, "kill %d", (int)w);
 	for (int i = 0; i < 100 && (w2 <= 0 || w2 == w); i++) {
 		usleep(100000);
-		w2 = worker_of(s.daemon);
+		w2 = simenv_worker_pid(s.daemon, "netbackd", 1);
 	}
 	CHECK(w2 > 0 && w2 != w, "the worker was not restarted");
 	host_side(&s, ifindex, "after the worker was killed");

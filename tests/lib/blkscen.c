@@ -202,20 +202,3 @@ int blk_pass(struct blk_scen *s)
 	s->passed = blk_exit.passed = 1;
 	return TEST_PASS;
 }
-
-pid_t blk_worker_pid(const struct blk_scen *s, unsigned int dom)
-{
-	char cmd[128];
-	FILE *p;
-	int pid = 0;
-
-	snprintf(cmd, sizeof(cmd), "pgrep -P %d -f 'blkbackd .*--worker %u$'",
-		 (int)s->daemon, dom);
-	p = popen(cmd, "r");
-	if (!p)
-		return 0;
-	if (fscanf(p, "%d", &pid) != 1)
-		pid = 0;
-	pclose(p);
-	return (pid_t)pid;
-}

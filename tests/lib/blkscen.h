@@ -75,7 +75,7 @@ int blk_guest(struct blk_scen *s, unsigned int domid, int (*fn)(void *arg),
  * @dom, or 0 if there is none right now. Only this test's daemon's
  * children count: other tests may run beside.
  */
-pid_t blk_worker_pid(const struct blk_scen *s, unsigned int dom);
+#define blk_worker_pid(s, dom) simenv_worker_pid((s)->daemon, "blkbackd", dom)
 
 /* The test passed: do not print the daemon log at exit. Returns 0. */
 int blk_pass(struct blk_scen *s);

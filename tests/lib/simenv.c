@@ -340,3 +340,20 @@ int simenv_wait_value(const char *path, const char *val,
 	}
 	return -ETIMEDOUT;
 }
+
+pid_t simenv_worker_pid(pid_t daemon, const char *name, unsigned int dom)
+{
+	char cmd[160];
+	FILE *p;
+	int pid = 0;
+
+	snprintf(cmd, sizeof(cmd), "pgrep -P %d -f '%s .*--worker %u$'",
+		 (int)daemon, name, dom);
+	p = popen(cmd, "r");
+	if (!p)
+		return 0;
+	if (fscanf(p, "%d", &pid) != 1)
+		pid = 0;
+	pclose(p);
+	return (pid_t)pid;
+}

@@ -94,6 +94,12 @@ pid_t simenv_daemon(const struct simenv *env, const char *const *wrap,
  */
 const char *simenv_read(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+/*
+ * The pid of the worker of the supervisor @daemon (a process named @name,
+ * e.g. "netbackd") serving guest @dom, or 0 if there is none right now.
+ * Only @daemon's children count: other tests may run beside.
+ */
+pid_t simenv_worker_pid(pid_t daemon, const char *name, unsigned int dom);
 /* Write a node as Dom0; CHECKs. */
 void simenv_write(const char *path, const char *val);
 /* Wait until @path reads @val, polling as Dom0: 0, or -ETIMEDOUT. */
