@@ -170,10 +170,7 @@ static void flood(struct netfront *nf, unsigned int rounds, char *reply,
 static void attack(struct netfront *nf, const char *cmd, char *reply,
 		   size_t len)
 {
-	union ring_netif_tx_req sl[1];
-	unsigned int rounds, nulls;
-	int16_t st[1];
-	int got;
+	unsigned int rounds;
 
 	if (!strcmp(cmd, "steps")) {
 		run_steps(nf, reply, len);
@@ -188,10 +185,6 @@ static void attack(struct netfront *nf, const char *cmd, char *reply,
 				 __ATOMIC_RELEASE);
 		netfront_ctrl_notify(nf);
 		snprintf(reply, len, "published");
-	} else if (!strcmp(cmd, "packet")) {
-		nh_chain(nf, sl, 1, 100, NULL, NH_ID0);
-		got = nh_raw(nf, sl, 1, 1, 2000, st, 1, &nulls);
-		nh_reply_rsp(reply, len, got, st, nulls);
 	} else {
 		snprintf(reply, len, "unknown %s", cmd);
 	}

@@ -9,53 +9,11 @@
  * masked for 1..64 ms, counted as storm_backoffs); the honest vif, whose
  * frontend notifies only when asked, never does. The daemon stays up.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lib/check.h"
 #include "lib/nethostile.h"
-
-static volatile int storming;
-static pthread_t storm_tid;
-static unsigned long storm_count;
-
-static void *storm(void *arg)
-{
-	struct netfront *nf = arg;
-
-	while (__atomic_load_n(&storming, __ATOMIC_ACQUIRE)) {
-		netfront_notify(nf, 0, NETFRONT_TX);
-		netfront_notify(nf, 0, NETFRONT_RX);
-		storm_count += 2;
-	}
-	return NULL;
-}
-
-static void attack(struct netfront *nf, const char *cmd, char *reply,
-		   size_t len)
-{
-	union ring_netif_tx_req sl[1];
-	unsigned int nulls;
-	int16_t st[1];
-	int got;
-
-	if (!strcmp(cmd, "storm-start")) {
-		storming = 1;
-		snprintf(reply, len, pthread_create(&storm_tid, NULL, storm, nf) ?
-					     "error" : "storming");
-	} else if (!strcmp(cmd, "storm-stop")) {
-		__atomic_store_n(&storming, 0, __ATOMIC_RELEASE);
-		pthread_join(storm_tid, NULL);
-		snprintf(reply, len, "sent %lu", storm_count);
-	} else if (!strcmp(cmd, "packet")) {
-		nh_chain(nf, sl, 1, 100, NULL, NH_ID0);
-		got = nh_raw(nf, sl, 1, 1, 2000, st, 1, &nulls);
-		nh_reply_rsp(reply, len, got, st, nulls);
-	} else {
-		snprintf(reply, len, "unknown %s", cmd);
-	}
-}
 
 int main(void)
 {
@@ -64,8 +22,8 @@ int main(void)
 	const char *r;
 	struct nh h;
 
-	nh_start(&h, attack, NULL, NULL);
-	r = nh_ask(&h, "storm-start");
+	nh_start(&h, nh_no_attack, NULL, NULL);
+	r = nh_ask(&h, "storm-start data");
 	CHECK(!strcmp(r, "storming"), "%s", r);
 	for (int i = 0; i < 3; i++)
 		nh_honest_ok(&h, "during the storm");

@@ -21,11 +21,6 @@
 static void attack(struct netfront *nf, const char *cmd, char *reply,
 		   size_t len)
 {
-	union ring_netif_tx_req sl[1];
-	unsigned int nulls;
-	int16_t st[1];
-	int got;
-
 	if (!strcmp(cmd, "tx-prod") || !strcmp(cmd, "rx-prod")) {
 		int rx = !strcmp(cmd, "rx-prod");
 		struct ring_front *f = netfront_ring(nf, 0, rx ? NETFRONT_RX :
@@ -37,10 +32,6 @@ static void attack(struct netfront *nf, const char *cmd, char *reply,
 		__atomic_store_n(&f->sring->req_prod, prod, __ATOMIC_RELEASE);
 		netfront_notify(nf, 0, rx ? NETFRONT_RX : NETFRONT_TX);
 		snprintf(reply, len, "done");
-	} else if (!strcmp(cmd, "packet")) {
-		nh_chain(nf, sl, 1, 100, NULL, NH_ID0);
-		got = nh_raw(nf, sl, 1, 1, 2000, st, 1, &nulls);
-		nh_reply_rsp(reply, len, got, st, nulls);
 	} else {
 		snprintf(reply, len, "unknown %s", cmd);
 	}

@@ -18,24 +18,6 @@
 #include "lib/check.h"
 #include "lib/nethostile.h"
 
-static void attack(struct netfront *nf, const char *cmd, char *reply,
-		   size_t len)
-{
-	uint8_t buf[2048];
-	unsigned int n;
-	int got;
-
-	if (sscanf(cmd, "fill %u", &n) == 1) {
-		netfront_rx_set_fill(nf, 0, n);
-		snprintf(reply, len, "done");
-	} else if (!strcmp(cmd, "take")) {
-		got = netfront_recv(nf, 0, buf, sizeof(buf), NULL, 2000);
-		snprintf(reply, len, "len %d", got);
-	} else {
-		snprintf(reply, len, "unknown %s", cmd);
-	}
-}
-
 /* A few frames for the hostile guest (its MAC), as a bridge would. */
 static void frames(struct nh *h, unsigned int n)
 {
@@ -101,7 +83,7 @@ int main(void)
 
 	netfront_cfg_init(&cfg);
 	cfg.rx_none = true;
-	nh_start(&h, attack, &cfg, sets);
+	nh_start(&h, nh_no_attack, &cfg, sets);
 	CHECK(net_ns_sh(h.s.daemon, NULL, 0,
 			"sysctl -qw net.ipv6.conf.vif1/0.disable_ipv6=1") == 0,
 	      "sysctl");

@@ -7,6 +7,7 @@
 #include "lib/nethostile.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,77 @@ static int nh_reconnect(struct netfront **nf, const struct netfront_cfg *cfg)
 	return rc ?: netfront_connect(nf, cfg);
 }
 
+/* ---------------------------------------- the harness's own commands */
+
+static struct {
+	struct netfront *nf;
+	int ctrl;			/* storm the control channel */
+	volatile int on;
+	pthread_t tid;
+	unsigned long sent;
+} storm;
+
+static void *storm_thread(void *arg)
+{
+	(void)arg;
+	while (__atomic_load_n(&storm.on, __ATOMIC_ACQUIRE)) {
+		if (storm.ctrl) {
+			netfront_ctrl_notify(storm.nf);
+			storm.sent++;
+		} else {
+			netfront_notify(storm.nf, 0, NETFRONT_TX);
+			netfront_notify(storm.nf, 0, NETFRONT_RX);
+			storm.sent += 2;
+		}
+	}
+	return NULL;
+}
+
+/* 1 if @cmd was one of the harness's commands (answered in @reply). */
+static int builtin_cmd(struct netfront *nf, const char *cmd, char *reply,
+		       size_t len)
+{
+	union ring_netif_tx_req sl[1];
+	uint8_t buf[2048];
+	unsigned int n, nulls;
+	int16_t st[1];
+	int got;
+
+	if (sscanf(cmd, "fill %u", &n) == 1) {
+		netfront_rx_set_fill(nf, 0, n);
+		snprintf(reply, len, "done");
+	} else if (!strcmp(cmd, "take")) {
+		got = netfront_recv(nf, 0, buf, sizeof(buf), NULL, 2000);
+		snprintf(reply, len, "len %d", got);
+	} else if (!strcmp(cmd, "packet")) {
+		nh_chain(nf, sl, 1, 100, NULL, NH_ID0);
+		got = nh_raw(nf, sl, 1, 1, 2000, st, 1, &nulls);
+		nh_reply_rsp(reply, len, got, st, nulls);
+	} else if (!strncmp(cmd, "storm-start ", 12)) {
+		storm.nf = nf;
+		storm.ctrl = !strcmp(cmd + 12, "ctrl");
+		storm.sent = 0;
+		storm.on = 1;
+		snprintf(reply, len, pthread_create(&storm.tid, NULL,
+						    storm_thread, NULL) ?
+					     "error" : "storming");
+	} else if (!strcmp(cmd, "storm-stop")) {
+		__atomic_store_n(&storm.on, 0, __ATOMIC_RELEASE);
+		pthread_join(storm.tid, NULL);
+		snprintf(reply, len, "sent %lu", storm.sent);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+void nh_no_attack(struct netfront *nf, const char *cmd, char *reply,
+		  size_t len)
+{
+	(void)nf;
+	snprintf(reply, len, "unknown %s", cmd);
+}
+
 static int hostile_main(void *arg)
 {
 	struct hostile_arg *a = arg;
@@ -82,7 +154,8 @@ static int hostile_main(void *arg)
 			continue;
 		}
 		reply[0] = '\0';
-		a->attack(nf, line, reply, sizeof(reply));
+		if (!builtin_cmd(nf, line, reply, sizeof(reply)))
+			a->attack(nf, line, reply, sizeof(reply));
 		net_say(a->wr, "%s", reply[0] ? reply : "done");
 	}
 	/* Whatever the attacks did, let go of the device in order. */

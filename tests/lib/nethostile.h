@@ -28,11 +28,21 @@
 #define NH_ID0 300	/* raw slot ids: above the library's own */
 
 /*
- * Runs in the hostile guest for each command @cmd (not "reconnect" or
- * "quit", which the harness handles); writes a one-line answer to @reply.
+ * Runs in the hostile guest for each command @cmd the harness does not
+ * answer itself; writes a one-line answer to @reply. The harness's own:
+ * "reconnect", "quit"; "fill N" (keep N RX buffers posted on queue 0);
+ * "take" ("len N": one frame received within 2 s, N < 0 if none);
+ * "packet" (one honest 100-byte TX packet: its responses, nh_reply_rsp);
+ * "storm-start data" / "storm-start ctrl" (a thread notifies the data
+ * channels / the control channel as fast as it can: "storming");
+ * "storm-stop" ("sent N" notifications).
  */
 typedef void (*nh_attack_fn)(struct netfront *nf, const char *cmd,
 			     char *reply, size_t len);
+
+/* An attack that knows no command beyond the harness's own. */
+void nh_no_attack(struct netfront *nf, const char *cmd, char *reply,
+		  size_t len);
 
 struct nh {
 	struct net_scen s;
