@@ -164,6 +164,18 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TESTSUPPORT_OBJ)
 
 all: $(BENCH_BIN)
 
+# Programs the bench scripts run (bench/helpers/<name>.c ->
+# $(BUILD)/bench/helpers/<name>), not benchmarks of their own: run-bench.sh
+# starts only the files directly in $(BUILD)/bench.
+BENCH_HELPER_SRC := $(wildcard bench/helpers/*.c)
+BENCH_HELPER_BIN := $(patsubst bench/helpers/%.c,$(BUILD)/bench/helpers/%,$(BENCH_HELPER_SRC))
+
+$(BUILD)/bench/helpers/%: $(BUILD)/obj/bench/helpers/%.o $(TESTSUPPORT_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) $(IO_LIBS) -lpthread
+
+all: $(BENCH_HELPER_BIN)
+
 # ---------------------------------------------------------------- fuzz
 # libFuzzer targets, one per parser: tests/fuzz/<name>.c -> build/fuzz/<name>,
 # built with clang and linked with the pure modules they exercise.

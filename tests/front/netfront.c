@@ -395,8 +395,9 @@ int netfront_send(struct netfront *nf, unsigned int qi, const void *data,
 
 		if (chunk > len - done)
 			chunk = len - done;
-		memcpy(q->tx_pool + (size_t)id * NF_PAGE + off, src + done,
-		       chunk);
+		if (i == 0 || !(meta->opts & NETFRONT_TX_HEAD_ONLY))
+			memcpy(q->tx_pool + (size_t)id * NF_PAGE + off,
+			       src + done, chunk);
 		done += chunk;
 		memset(&r, 0, sizeof(r));
 		r.req.gref = q->tx_refs[id];
