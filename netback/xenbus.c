@@ -832,14 +832,6 @@ static void dump_queue_json(FILE *out, unsigned int i,
 		U(st->rx_queued_pkts), U(st->rx_queued_bytes),
 		U(st->gcopy_calls), U(st->gcopy_segs), U(st->events),
 		U(st->notifies));
-	if (st->rx_hash || st->rx_steered || st->tx_hash)
-		fprintf(out, "      hashing: %llu guest rx with a hash, %llu "
-			"steered to their queue, %llu guest tx with a hash\n",
-			U(st->rx_hash), U(st->rx_steered), U(st->tx_hash));
-	if (st->storm_backoffs)
-		fprintf(out, "      event storm: %llu of %llu wakeups idle, "
-			"%llu back-offs\n", U(st->events_idle), U(st->events),
-			U(st->storm_backoffs));
 }
 
 static void dump_queue_text(FILE *out, unsigned int i,

@@ -292,8 +292,25 @@ void nh_check_daemon(struct nh *h)
 	      "netbackd: sanitizer report");
 }
 
+/* CHECK that `--stats --json` is JSON, whatever the attack made it count. */
+static void nh_check_json(struct nh *h)
+{
+	char path[PATH_MAX], cmd[PATH_MAX + 96];
+	const char *st = nh_stats(h);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/stats.json", h->s.env.dir);
+	f = fopen(path, "w");
+	CHECK(f && fputs(st, f) >= 0 && fclose(f) == 0, "write %s", path);
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' %s",
+		 path);
+	CHECK(system(cmd) == 0, "--stats --json is not JSON:\n%s", st);
+}
+
 int nh_finish(struct nh *h)
 {
+	nh_check_json(h);
 	nh_honest_ok(h, "after the attack");
 	net_say(h->to, "quit");
 	CHECK(simenv_wait(h->hostile) == 0, "the hostile guest failed");
