@@ -244,7 +244,7 @@ E2E ?=
 
 e2e:
 	$(Q)scripts/deps.sh --e2e
-	$(Q)$(MAKE) --no-print-directory $(BLKBACKD)
+	$(Q)$(MAKE) --no-print-directory $(BLKBACKD) $(NETBACKD)
 	$(Q)BUILD=$(BUILD) tests/e2e/run.sh $(E2E)
 
 .PHONY: e2e

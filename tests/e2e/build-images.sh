@@ -7,9 +7,9 @@
 #   OUT/dom0.cpio.gz   Dom0: busybox, the Xen tools, QEMU's Xen device model
 #                      (qdisk, HVM), BINDIR/blkbackd (and BINDIR/netbackd
 #                      when built) in /usr/sbin, the hotplug scripts, the
-#                      config, the harness (dom0/, scenarios/), and the guest
-#                      kernel and initramfs
-#   OUT/domu.cpio.gz   guests: busybox, xen-blkfront/-netfront, fio,
+#                      configs, iperf3, the harness (dom0/, scenarios/), and
+#                      the guest kernel and initramfs
+#   OUT/domu.cpio.gz   guests: busybox, xen-blkfront/-netfront, fio, iperf3,
 #                      xenstore tools (the agent's channel to Dom0)
 #
 # Nothing is downloaded. Staging trees are OUT/root-dom0 and OUT/root-domu.
@@ -98,6 +98,11 @@ chroot "$G" /usr/bin/fio --version > /dev/null || {
 	echo "build-images: fio does not run in the guest root" >&2
 	exit 1
 }
+copy_bin "$G" /usr/bin/iperf3
+chroot "$G" /usr/bin/iperf3 --version > /dev/null || {
+	echo "build-images: iperf3 does not run in the guest root" >&2
+	exit 1
+}
 install -m755 "$HERE/guest/init" "$G/init"
 install -D -m644 "$HERE/guest/cmds.sh" "$G/e2e/cmds.sh"
 mk_cpio "$G" "$OUT/domu.cpio.gz"
@@ -110,7 +115,7 @@ copy_mods "$R" xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd \
 copy_bin "$R" $XENLIB/bin/xl $XENLIB/bin/xenstored $XENLIB/bin/xenconsoled \
 	$XENLIB/bin/xen-init-dom0 $XENLIB/bin/xenconsole \
 	/bin/bash /usr/bin/flock /usr/bin/stat /sbin/losetup /sbin/ip \
-	/usr/libexec/xen-qemu-system-i386
+	/usr/bin/iperf3 /usr/libexec/xen-qemu-system-i386
 # the QEMU device model: qdisk backend and HVM guests
 install -D -m644 /usr/share/seabios/bios-256k.bin "$R/usr/share/seabios/bios-256k.bin"
 install -D -m644 $XENLIB/boot/hvmloader "$R$XENLIB/boot/hvmloader"
@@ -133,6 +138,7 @@ for f in "$TOP"/scripts/hotplug/*; do
 	install -m755 "$f" "$R/etc/xen/scripts/${f##*/}"
 done
 install -D -m644 "$HERE/dom0/blkbackd.conf" "$R/etc/pvback/blkbackd.conf"
+install -D -m644 "$HERE/dom0/netbackd.conf" "$R/etc/pvback/netbackd.conf"
 # the harness
 install -m755 "$HERE/dom0/init" "$R/init"
 for f in "$HERE"/dom0/*.sh; do install -D -m644 "$f" "$R/e2e/$(basename "$f")"; done

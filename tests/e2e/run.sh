@@ -3,17 +3,20 @@
 #
 # Builds the images (build-images.sh), boots Xen 4.17 + the Debian Linux
 # Dom0 in qemu-system-x86_64 (TCG, -cpu qemu64,+svm,+npt, -nic none), where
-# Dom0 runs blkbackd as a service and the scenarios (scenarios/<name>.sh)
-# one after the other, then prints a summary ending in "N passed, N failed".
+# Dom0 runs blkbackd and netbackd as services and the scenarios
+# (scenarios/<name>.sh) one after the other, then prints a summary ending
+# in "N passed, N failed".
 # Exit status 0 only when every check of every scenario passed.
 #
 #   tests/e2e/run.sh                  the default set
 #   tests/e2e/run.sh blk-pv smoke     chosen scenarios, in that order
 #   tests/e2e/run.sh --list           the scenarios and their budgets
 #
-# Environment: BUILD (build dir, default build; blkbackd must be built),
-# E2E_TIMEOUT (seconds QEMU may run; default the scenarios' budgets + 300),
-# E2E_FIORT (seconds per fio run in blk-compare), E2E_MEM (MiB, 4096),
+# Environment: BUILD (build dir, default build; blkbackd must be built,
+# and netbackd for the net-* scenarios), E2E_TIMEOUT (seconds QEMU may
+# run; default the scenarios' budgets + 300), E2E_FIORT (seconds per fio
+# run in blk-compare), E2E_IPERFT (seconds per iperf3 run in the net-*
+# scenarios), E2E_MEM (MiB, 4096),
 # E2E_SMP (2), E2E_ACCEL (tcg,thread=multi), E2E_CPU (qemu64,+svm,+npt).
 # The serial console (host-timestamped) and Dom0's /var/log
 # are kept in $BUILD/e2e/logs/<date>/ ($BUILD/e2e/logs/last).
@@ -22,9 +25,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
-# blk-pvh and blk-hvm are left out: their guests crash inside QEMU's nested
-# SVM under I/O load, whatever the backend (README.md, env-pvh-kernel)
-DEFAULT="blk-pv blk-per-vm blk-compare"
+# blk-pvh, blk-hvm, net-pvh and net-hvm are left out: their guests crash
+# inside QEMU's nested SVM under I/O load, whatever the backend (README.md,
+# env-pvh-kernel)
+DEFAULT="blk-pv blk-per-vm blk-compare net-pv net-compare"
 
 budget_of() { sed -n 's/^# budget: *\([0-9]*\).*/\1/p' "$HERE/scenarios/$1.sh"; }
 
@@ -54,6 +58,14 @@ done
 	echo "e2e: no $BUILD/blkbackd: build it first (make e2e does)" >&2
 	exit 2
 }
+case " ${SCENARIOS[*]}" in
+*" net-"*)
+	[ -x "$BUILD/netbackd" ] || {
+		echo "e2e: no $BUILD/netbackd: build it first (make e2e does)" >&2
+		exit 2
+	}
+	;;
+esac
 
 IMG=$BUILD/e2e/img
 LOGS=$BUILD/e2e/logs/$(date +%Y%m%d-%H%M%S)
@@ -76,6 +88,7 @@ list=$(IFS=+; echo "${SCENARIOS[*]}")
 extra=
 [ -n "${E2E_FIORT:-}" ] && extra="e2e.fiort=$E2E_FIORT"
 [ -n "${E2E_VCPUS:-}" ] && extra="$extra e2e.vcpus=$E2E_VCPUS"
+[ -n "${E2E_IPERFT:-}" ] && extra="$extra e2e.iperft=$E2E_IPERFT"
 # the log disk: Dom0 writes a tar of its /var/log onto it
 truncate -s 256M "$LOGS/logdisk.img"
 
@@ -138,6 +151,6 @@ if grep -q '@@FIG' "$S"; then
 	grep '@@FIG' "$S" | sed 's/^\[[ 0-9.]*\] @@FIG //'
 fi
 echo
-[ $nf -gt 0 ] && echo "logs: $LOGS (serial.log; dom0/: blkbackd, xl, guest consoles, e2e/<scenario>/evidence-*)"
+[ $nf -gt 0 ] && echo "logs: $LOGS (serial.log; dom0/: blkbackd, netbackd, xl, guest consoles, e2e/<scenario>/evidence-*)"
 echo "$np passed, $nf failed"
 [ $nf = 0 ] && [ $np -gt 0 ]

@@ -7,7 +7,9 @@
 #   guests     guest_create, guest_ready, g (a command run by the guest's
 #              agent, over xenstore), guest_rebooted, guest_destroy
 #   backends   backend_mode blkbackd|mixed, blkbackd_start/_stop,
-#              blk_stats, worker_pid, vbd3_add/vbd3_remove
+#              blk_stats, worker_pid, vbd3_add/vbd3_remove;
+#              net_mode netbackd|kernel, netbackd_start/_stop,
+#              nb_queues, nb_drops, if_drops, nb_log_errors, bridge_setup
 #   evidence   evidence TAG: xenstore, daemon log, xl logs, guest dmesg
 #              into /var/log/e2e/$SCEN/ (kept on the host for a failed run)
 #
@@ -16,6 +18,14 @@
 
 RESULTS=/run/e2e/results
 BLKBACKD_LOG=/var/log/pvback/blkbackd.log
+NETBACKD_LOG=/var/log/pvback/netbackd.log
+# Dom0's bridge and its address; guests take NET_PREFIX.<n>
+BRIDGE=xenbr0
+NET_PREFIX=10.99.0
+NET_HOST=$NET_PREFIX.1
+# iproute2's ip (build-images.sh copies it where /sbin/ip resolves on the
+# host); a bare `ip` in busybox ash is busybox's own applet
+IPR=/usr/bin/ip
 SCEN=${SCEN:-none}
 SLOG=/var/log/e2e/$SCEN
 
@@ -92,6 +102,17 @@ evidence() {
 	} > "$dir/state.txt" 2>&1
 	blkbackd --stats > "$dir/blkbackd-stats.txt" 2>&1
 	tail -n 200 "$BLKBACKD_LOG" > "$dir/blkbackd-log-tail.txt" 2>&1
+	if [ -e "$NETBACKD_LOG" ]; then
+		netbackd --stats > "$dir/netbackd-stats.txt" 2>&1
+		tail -n 200 "$NETBACKD_LOG" > "$dir/netbackd-log-tail.txt" 2>&1
+		{
+			$IPR -d -s link
+			echo "== $BRIDGE ports"
+			ls /sys/class/net/$BRIDGE/brif 2>&1
+			echo "== addresses"
+			$IPR addr
+		} > "$dir/net.txt" 2>&1
+	fi
 	xl dmesg > "$dir/xl-dmesg.txt" 2>&1
 	dmesg > "$dir/dom0-dmesg.txt" 2>&1
 	echo "@@INFO $SCEN: evidence for $1 in $dir"
@@ -99,7 +120,9 @@ evidence() {
 
 # ------------------------------------------------------------ guests
 # guest_cfg NAME TYPE MEM VCPUS DISKS [EXTRA]: the xl config, printed.
-# DISKS is the inside of xl's disk = [ ... ] (may be empty).
+# DISKS is the inside of xl's disk = [ ... ] (may be empty); GUEST_VIFS,
+# when set, the inside of vif = [ ... ] (no NIC otherwise).
+GUEST_VIFS=
 guest_cfg() {
 	local name=$1 type=$2 mem=$3 vcpus=$4 disks=$5 extra=${6:-}
 	cat << EOF
@@ -114,6 +137,7 @@ on_poweroff = "destroy"
 on_reboot = "restart"
 on_crash = "preserve"
 EOF
+	[ -n "$GUEST_VIFS" ] && echo "vif = [ $GUEST_VIFS ]"
 	if [ "$type" = hvm ]; then
 		# The PV console (hvc0) works for PVHVM guests too; the
 		# emulated UART keeps what Linux prints before it is up.
@@ -241,27 +265,35 @@ all_guests_destroy() {
 	done
 }
 
-# ------------------------------------------------------------ blkbackd
-# blkbackd_start [ARGS...]: as a service would start it (supervisor mode,
-# /etc/pvback/blkbackd.conf, its log kept in $BLKBACKD_LOG).
-blkbackd_start() {
-	local pid
+# ------------------------------------------------------------ daemons
+# pvback_start NAME LOG [ARGS...]: a pvback daemon as a service would start
+# it (supervisor mode, /etc/pvback/NAME.conf, its log kept in LOG); 0 once
+# it says it runs.
+pvback_start() {
+	local name=$1 log=$2 pid n
+	shift 2
 	mkdir -p /var/log/pvback
-	echo "==== $(up) blkbackd $*" >> "$BLKBACKD_LOG"
-	setsid /usr/sbin/blkbackd "$@" >> "$BLKBACKD_LOG" 2>&1 < /dev/null &
+	echo "==== $(up) $name $*" >> "$log"
+	# the log keeps earlier starts: wait for one more "running" line
+	n=$(grep -c "running (supervisor)" "$log")
+	setsid /usr/sbin/$name "$@" >> "$log" 2>&1 < /dev/null &
 	pid=$!
-	echo $pid > /run/blkbackd.pid
-	wait_until 10 grep -q "running (supervisor)" "$BLKBACKD_LOG" &&
+	echo $pid > /run/$name.pid
+	wait_until 10 sh -c "[ \$(grep -c 'running (supervisor)' $log) -gt $n ]" &&
 		kill -0 $pid 2> /dev/null
 }
 
-blkbackd_stop() {
+pvback_stop() {
 	local pid
-	pid=$(cat /run/blkbackd.pid 2> /dev/null) || return 0
+	pid=$(cat /run/$1.pid 2> /dev/null) || return 0
 	kill -TERM "$pid" 2> /dev/null
 	wait_until 10 sh -c "! kill -0 $pid 2> /dev/null" || kill -KILL "$pid" 2> /dev/null
-	rm -f /run/blkbackd.pid
+	rm -f /run/$1.pid
 }
+
+# ------------------------------------------------------------ blkbackd
+blkbackd_start() { pvback_start blkbackd "$BLKBACKD_LOG" "$@"; }
+blkbackd_stop() { pvback_stop blkbackd; }
 
 # backend_mode blkbackd|mixed: who serves backend/vbd.
 #   blkbackd  xen-blkback not loaded; blkbackd claims vbd3 and vbd
@@ -309,11 +341,11 @@ blk_queues_used() {
 		END { print n + 0 }'
 }
 
-# worker_pid DOMID: the blkbackd worker serving that guest (its command
-# line ends in "--worker DOMID"; one ps, as a process per /proc entry is
-# seconds under TCG).
+# worker_pid DOMID [DAEMON]: the worker of DAEMON (blkbackd) serving that
+# guest (its command line ends in "--worker DOMID"; one ps, as a process
+# per /proc entry is seconds under TCG).
 worker_pid() {
-	ps -o pid,args | awk -v d="$1" '/blkbackd/ && $(NF - 1) == "--worker" && $NF == d { print $1; f = 1; exit }
+	ps -o pid,args | awk -v d="$1" -v n="${2:-blkbackd}" 'index($0, n) && $(NF - 1) == "--worker" && $NF == d { print $1; f = 1; exit }
 		END { exit !f }'
 }
 
@@ -388,4 +420,102 @@ vbd3_remove_all() {
 	done
 	xenstore-rm /local/domain/0/backend/vbd3/"$1" 2> /dev/null
 	return 0
+}
+
+# ------------------------------------------------------------ netbackd
+netbackd_start() { pvback_start netbackd "$NETBACKD_LOG" "$@"; }
+netbackd_stop() { pvback_stop netbackd; }
+
+# bridge_setup: Dom0's xenbr0 with NET_HOST/24, as a host's network
+# configuration would have it before any guest starts. No physical port:
+# the machine has no NIC, nothing leaves it.
+bridge_setup() {
+	[ -d /sys/class/net/$BRIDGE ] || brctl addbr $BRIDGE || return 1
+	# no STP and no forwarding delay: a new port forwards at once
+	echo 0 > /sys/class/net/$BRIDGE/bridge/stp_state
+	echo 0 > /sys/class/net/$BRIDGE/bridge/forward_delay
+	# A bridge takes its lowest port's MAC unless it has one of its own;
+	# with no physical port that would be the vifs' fe:ff:ff:ff:ff:ff,
+	# and it would change as vifs come and go, under the guests' ARP
+	# caches. A host's bridge has its NIC's; this one gets a fixed one.
+	$IPR link set dev $BRIDGE address 02:00:0a:63:00:01 || return 1
+	ip link set lo up
+	$IPR addr replace $NET_HOST/24 dev $BRIDGE || return 1
+	ip link set $BRIDGE up
+}
+
+# net_mode netbackd|kernel: who serves backend/vif (nothing else can tell
+# them apart: both claim every vif).
+#   netbackd  xen-netback not loaded; netbackd runs (pvback-vif script)
+#   kernel    netbackd stopped; xen-netback loaded (vif-bridge script)
+# Only with no vif left: switching under a guest's NIC would leave it on
+# the old backend.
+net_mode() {
+	[ "$(cat /run/e2e/netmode 2> /dev/null)" = "$1" ] && return 0
+	case "$1" in
+	netbackd)
+		rmmod xen-netback 2> /dev/null
+		! lsmod | grep -q '^xen_netback' || return 1
+		netbackd_start || return 1
+		;;
+	kernel)
+		netbackd_stop
+		modprobe xen-netback || return 1
+		;;
+	esac
+	echo "$1" > /run/e2e/netmode
+	info "net mode $1: $(lsmod | grep -c '^xen_netback') xen_netback," \
+		"netbackd pid $(cat /run/netbackd.pid 2> /dev/null || echo -)"
+}
+
+# nb_queues DOMID: one line per queue of that guest's vifs that netbackd
+# serves, "DEVICE QUEUE GUEST_TX_PACKETS GUEST_RX_PACKETS", from
+# netbackd --stats --json (each object on its own line, so that awk can
+# take it apart without a JSON parser).
+nb_queues() {
+	netbackd --stats --json 2> /dev/null | tr '{' '\n' | awk -v d="$1" '
+		function val(k,   i, n, f, kv) {
+			n = split($0, f, ",")
+			for (i = 1; i <= n; i++) {
+				split(f[i], kv, ":")
+				if (kv[1] == "\"" k "\"") return kv[2]
+			}
+			return ""
+		}
+		/^"device":/ { dev = val("device"); gsub(/"/, "", dev); split(dev, p, "/"); mine = (p[2] == d) }
+		mine && /^"queue":/ { print dev, val("queue"), val("tx_packets"), val("rx_packets") }'
+}
+
+# nb_drops DOMID: netbackd's drop counters of that guest's vifs, summed
+# over their queues: "rx:queue_full=N rx:expired=N ... tx:slots=N ...",
+# only those that are not 0.
+nb_drops() {
+	netbackd --stats --json 2> /dev/null | tr '{}' '\n\n' | awk -v d="$1" '
+		/^"device":/ { split($0, a, "\""); split(a[4], p, "/"); mine = (p[2] == d) }
+		/"rx_drops":$/ { kind = "rx"; next }
+		/"tx_drops":$/ { kind = "tx"; next }
+		mine && kind != "" && /^"/ {
+			n = split($0, f, ",")
+			for (i = 1; i <= n; i++) {
+				split(f[i], kv, ":"); gsub(/"/, "", kv[1])
+				if (kv[2] + 0 > 0) { k = kind ":" kv[1]; if (!(k in s)) o[++no] = k; s[k] += kv[2] }
+			}
+		}
+		{ kind = "" }
+		END { for (i = 1; i <= no; i++) printf "%s%s=%d", (i > 1 ? " " : ""), o[i], s[o[i]] }'
+}
+
+# if_drops IF: the host's own drops on a vif or TAP ("tx_dropped=N
+# rx_dropped=N"): what the bridge could not hand it, and back.
+if_drops() {
+	echo "tx_dropped=$(cat /sys/class/net/"$1"/statistics/tx_dropped 2> /dev/null)" \
+		"rx_dropped=$(cat /sys/class/net/"$1"/statistics/rx_dropped 2> /dev/null)"
+}
+
+# nb_log_errors [LINE]: netbackd's log lines (from LINE on) that say
+# something went wrong (err level, a worker killed or failing, a sanitizer
+# or assertion report); status 0 when there are none.
+nb_log_errors() {
+	! tail -n +"${1:-1}" "$NETBACKD_LOG" |
+		grep -E ' err: |killed by signal|exited with status|Assertion|AddressSanitizer|runtime error|BUG'
 }

@@ -139,3 +139,83 @@ cmd_ksym() {
 	[ -n "${2:-}" ] || return 1
 	res "$(printf '%s is %s+0x%x' "$a" "$2" $((0x$a - 0x$1)))"
 }
+
+# ------------------------------------------------------------ network
+# The netfront interface with MAC (the vif spec's mac=), or nothing.
+nic_of() {
+	local d
+	for d in /sys/class/net/*; do
+		[ "$(cat "$d/address" 2> /dev/null)" = "$1" ] && { echo "${d##*/}"; return 0; }
+	done
+	return 1
+}
+
+# net-up MAC ADDR/LEN SECS: the NIC with MAC appears; it gets ADDR and is
+# up with a carrier. The result says what netfront negotiated.
+cmd_net_up() {
+	local i=0 n nq
+	while ! n=$(nic_of "$1") && [ $i -lt $((${3:-60} * 5)) ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	if [ -z "$n" ]; then
+		echo "no NIC with MAC $1 after ${3:-60} s"
+		xen_devices
+		dmesg | tail -n 20
+		return 1
+	fi
+	ip addr flush dev "$n"
+	ip addr add "$2" dev "$n" || return 1
+	ip link set "$n" up || return 1
+	while [ "$(cat /sys/class/net/"$n"/carrier 2> /dev/null)" != 1 ] &&
+		[ $i -lt $((${3:-60} * 5)) ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	nq=$(ls -d /sys/class/net/"$n"/queues/tx-* | wc -l)
+	res "nic=$n queues=$nq carrier=$(cat /sys/class/net/"$n"/carrier 2> /dev/null)" \
+		"max_queues_param=$(cat /sys/module/xen_netfront/parameters/max_queues 2> /dev/null)" \
+		"after=$((i / 5))s"
+	[ "$(cat /sys/class/net/"$n"/carrier 2> /dev/null)" = 1 ]
+}
+
+# nic-gone MAC SECS: the NIC with MAC went away (detached)
+cmd_nic_gone() {
+	local i=0
+	while nic_of "$1" > /dev/null && [ $i -lt $((${2:-30} * 5)) ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	! nic_of "$1" > /dev/null || { echo "NIC $1 still there"; xen_devices; return 1; }
+	res "gone after $((i / 5))s"
+}
+
+# ping HOST COUNT: every echo answered
+cmd_ping() {
+	local out
+	out=$(ping -c "${2:-5}" -w $((${2:-5} * 3 + 10)) "$1" 2>&1)
+	echo "$out"
+	res "$(echo "$out" | grep -E 'packets transmitted|min/avg/max' | tr '\n' ' ')"
+	echo "$out" | grep -q " ${2:-5} packets received"
+}
+
+# iperf HOST SECS ARGS...: an iperf3 TCP client run against HOST (-R: the
+# host sends); the result is the receiver's rate in Mbit/s (the sum of the
+# streams with -P).
+cmd_iperf() {
+	local host=$1 t=$2 rc line
+	shift 2
+	iperf3 -c "$host" -t "$t" -f m --connect-timeout 20000 "$@" > /tmp/iperf.out 2>&1
+	rc=$?
+	cat /tmp/iperf.out
+	# with -P the [SUM] line, else the one stream's
+	line=$(grep 'receiver' /tmp/iperf.out | grep SUM | tail -n 1)
+	[ -n "$line" ] || line=$(grep 'receiver' /tmp/iperf.out | tail -n 1)
+	if [ -z "$line" ]; then
+		res "iperf3 rc=$rc, no receiver line: $(grep -i error /tmp/iperf.out | head -n 1)"
+		return 1
+	fi
+	res "mbps=$(echo "$line" | awk '{ for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }')" \
+		"retr=$(grep 'sender' /tmp/iperf.out | tail -n 1 | awk '{ for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") print $(i + 1) }')"
+	[ $rc = 0 ]
+}
