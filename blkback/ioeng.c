@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * ioeng.c - the table of blkbackd's I/O engines, looked up by the name the
- * configuration gives, and the bookkeeping the engines share: the slot
- * table, its lists and the eventfd (see ioeng.h; its per-I/O half is inline
- * there). The engines themselves live in ioeng_uring.c, ioeng_aio.c and
- * ioeng_null.c; the queue that drives them is blkback/queue.c.
+ * configuration gives, and what the engines share: the slot table, its
+ * lists and the eventfd (see ioeng.h; its per-I/O half is inline there),
+ * and the blocking forms of the operations. The engines themselves live in
+ * ioeng_uring.c, ioeng_aio.c and ioeng_null.c; the queue that drives them
+ * is blkback/queue.c.
  */
 #include "blkback/ioeng.h"
 
@@ -99,6 +100,41 @@ void ioeng_drain(int efd)
 	ssize_t r = read(efd, &cnt, sizeof(cnt));
 
 	(void)r;
+}
+
+int ioeng_run_sync(struct ioeng_slots *t, unsigned int s, int fd,
+		   int is_blkdev)
+{
+	struct ioeng_slot *sl = &t->slot[s];
+	const struct ioeng_io *io = &sl->io;
+
+	switch (io->op) {
+	case IOENG_READ:
+	case IOENG_WRITE:
+		break;
+	case IOENG_FLUSH:
+		return fdatasync(fd) < 0 ? -errno : 0;
+	default:
+		return ioeng_discard(fd, is_blkdev, io->op == IOENG_SECDISCARD,
+				     io->off, io->len);
+	}
+	while (sl->done < io->len) {
+		char *p = (char *)io->buf + sl->done;
+		size_t left = io->len - sl->done;
+		off_t off = (off_t)(io->off + sl->done);
+		ssize_t r = io->op == IOENG_READ ? pread(fd, p, left, off) :
+						   pwrite(fd, p, left, off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		/* At the end of the file: retrying would spin. */
+		if (r == 0)
+			return -EIO;
+		sl->done += (uint32_t)r;
+	}
+	return 0;
 }
 
 int ioeng_discard(int fd, int is_blkdev, int secure, uint64_t off, uint64_t len)

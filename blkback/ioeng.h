@@ -5,8 +5,9 @@
  * io_uring) and null (ioeng_null.c, completes without touching storage, to
  * measure the backend's own cost).
  *
- * One engine instance per queue, owned by that queue's thread and only ever
- * called from it: no locks. The queue (blkback/queue.c) stages I/Os with
+ * One engine instance per queue, owned by that queue's thread: created,
+ * called and destroyed on it, no locks (an io_uring set up for a single
+ * issuer accepts no other thread). The queue (blkback/queue.c) stages I/Os with
  * ->queue(), issues them all with one ->submit() per ring sweep, and reaps
  * completions in batches with ->reap() when ->event_fd() polls readable.
  * Data lives in the queue's bounce arena (cfg.buf, cfg.buf_len), which the
@@ -83,6 +84,14 @@ struct ioeng_ops {
 	int (*submit)(struct ioeng *e);
 	/* Take up to @max completions without blocking. Returns the count. */
 	int (*reap)(struct ioeng *e, struct ioeng_done *done, unsigned int max);
+	/*
+	 * Optional (NULL: nothing to say). Write into @buf (@len bytes, NUL
+	 * terminated) what an operator should know about how this instance
+	 * runs when it is not the engine's best way, e.g. a kernel feature it
+	 * does without; leave it empty otherwise. For the queue's one log
+	 * line at start.
+	 */
+	void (*describe)(struct ioeng *e, char *buf, size_t len);
 };
 
 extern const struct ioeng_ops ioeng_uring_ops;
@@ -112,9 +121,11 @@ const struct ioeng_ops *ioeng_find(const char *name);
  *           nothing reaches the kernel before it;
  *   cont:   READs and WRITEs the kernel did short, to be issued again for
  *           what remains without taking the staged I/Os along;
- *   sync:   a FIFO of I/Os that completed without the kernel (a blocking
- *           fallback, a refused submission), which ->reap() empties first;
- *           queueing one writes the eventfd so the queue comes to reap.
+ *   sync:   a FIFO of I/Os that completed without the kernel queue (done
+ *           by the engine itself, a blocking fallback, a refused
+ *           submission), which ->reap() empties first;
+ *           the first one queued in an empty FIFO writes the eventfd so the
+ *           queue comes to reap (one write for a batch, not one per I/O).
  *
  * Same thread as the engine, the queue's, and no locks. The inline
  * functions are the per-I/O path: no allocation and no system call, but
@@ -187,6 +198,16 @@ void ioeng_drain(int efd);
  * Returns 0 or -errno.
  */
 int ioeng_discard(int fd, int is_blkdev, int secure, uint64_t off, uint64_t len);
+
+/*
+ * The blocking form of the I/O in slot @s of @t on @fd (a block device if
+ * @is_blkdev), from where ->done says it stands: pread()/pwrite() until the
+ * whole READ or WRITE is done, a short transfer continued where it stopped;
+ * fdatasync() for FLUSH; ioeng_discard() for the discards. Returns 0 or
+ * -errno (-EIO for a READ or WRITE that meets the end of the file).
+ */
+int ioeng_run_sync(struct ioeng_slots *t, unsigned int s, int fd,
+		   int is_blkdev);
 
 /*
  * Take a free slot for a copy of @io, ->queue()'s first half. Returns the
@@ -288,7 +309,10 @@ static inline int ioeng_slot_finish(struct ioeng_slots *t, unsigned int s,
 
 /*
  * Slot @s completed without the kernel: queue @res (0 or -errno) in the
- * sync FIFO for ->reap() and make the eventfd readable.
+ * sync FIFO for ->reap(), and make the eventfd readable if the FIFO was
+ * empty. That is enough: ->reap() drains the eventfd before it empties the
+ * FIFO, and when it leaves some behind it returns all it was asked for, so
+ * the queue calls it again (ioeng_ops.event_fd).
  */
 static inline void ioeng_sync_push(struct ioeng_slots *t, unsigned int s,
 				   int res)
@@ -296,8 +320,8 @@ static inline void ioeng_sync_push(struct ioeng_slots *t, unsigned int s,
 	t->slot[s].res = res;
 	t->slot[s].state = IOENG_SLOT_DONE;
 	t->sync[(t->sync_head + t->nsync) % t->depth] = s;
-	t->nsync++;
-	ioeng_kick(t->efd);
+	if (!t->nsync++)
+		ioeng_kick(t->efd);
 }
 
 /*

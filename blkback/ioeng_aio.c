@@ -24,7 +24,6 @@
 #include <libaio.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 struct aio_eng {
 	io_context_t ctx;
@@ -58,13 +57,10 @@ static int aio_is_sync(const struct aio_eng *a, const struct ioeng_slot *sl)
 	       (sl->io.op == IOENG_FLUSH && a->no_fdsync);
 }
 
-/* The blocking form of a DISCARD, SECDISCARD or FLUSH. */
-static int aio_do_sync(const struct aio_eng *a, const struct ioeng_io *io)
+/* The blocking form of a DISCARD, SECDISCARD or FLUSH in slot @s. */
+static int aio_do_sync(struct aio_eng *a, unsigned int s)
 {
-	if (io->op == IOENG_FLUSH)
-		return fdatasync(a->fd) < 0 ? -errno : 0;
-	return ioeng_discard(a->fd, a->is_blkdev,
-			     io->op == IOENG_SECDISCARD, io->off, io->len);
+	return ioeng_run_sync(&a->sl, s, a->fd, a->is_blkdev);
 }
 
 /* Fill slot @s's iocb for what remains of its I/O. */
@@ -111,7 +107,7 @@ static unsigned int aio_issue(struct aio_eng *a, const unsigned int *list,
 		struct ioeng_slot *sl = &a->sl.slot[s];
 
 		if (aio_is_sync(a, sl)) {
-			ioeng_sync_push(&a->sl, s, aio_do_sync(a, &sl->io));
+			ioeng_sync_push(&a->sl, s, aio_do_sync(a, s));
 			issued++;
 			continue;
 		}
@@ -142,7 +138,7 @@ static unsigned int aio_issue(struct aio_eng *a, const unsigned int *list,
 		if (ret == -EINVAL && sl->io.op == IOENG_FLUSH) {
 			/* No IOCB_CMD_FDSYNC for this file: do it inline. */
 			a->no_fdsync = 1;
-			ioeng_sync_push(&a->sl, s, aio_do_sync(a, &sl->io));
+			ioeng_sync_push(&a->sl, s, aio_do_sync(a, s));
 			issued++;
 			continue;
 		}

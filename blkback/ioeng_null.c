@@ -8,11 +8,13 @@
  *
  * The tags sit in one FIFO of depth entries: the oldest ndone are complete
  * (submitted, waiting for ->reap()), the nstaged after them are staged. A
- * submit only moves the boundary; the eventfd is written once per submit
- * that completed something, so it polls readable exactly while ->reap() has
- * something to hand back (or until the first ->reap() after that). With no
- * slots, of the bookkeeping the other engines share (ioeng.h) it uses only
- * the eventfd's kick and drain.
+ * submit only moves the boundary. The eventfd is written by a submit that
+ * completes something when nothing was waiting, so it polls readable while
+ * ->reap() has something to hand back, until the first ->reap() after that
+ * (one that leaves some behind returns all it was asked for, and is called
+ * again: ioeng.h): one write per reap, not per submit. With no slots, of
+ * the bookkeeping the other engines share (ioeng.h) it uses only the
+ * eventfd's kick and drain.
  */
 #include "blkback/ioeng.h"
 
@@ -100,9 +102,10 @@ static int null_submit(struct ioeng *e)
 
 	if (!issued)
 		return 0;
+	if (!n->ndone)
+		ioeng_kick(n->efd);
 	n->ndone += issued;
 	n->nstaged = 0;
-	ioeng_kick(n->efd);
 	return (int)issued;
 }
 

@@ -158,6 +158,16 @@ static void blkd_dump_stats(void *arg, FILE *out, int json)
 	blk_dump_stats(out, json);
 }
 
+/*
+ * What blkbackd's workers call beyond the common allow-list: the io_uring
+ * engine's I/Os on a file in memory, done on the queue thread (pread64,
+ * pwrite64), and how it recognises such a file (fstatfs, preadv2 with
+ * RWF_NOWAIT): see blkback/ioeng_uring.c.
+ */
+static const char *const blkd_syscalls[] = {
+	"pread64", "pwrite64", "preadv2", "fstatfs", NULL,
+};
+
 static const struct daemon_def blkd_def = {
 	.name = "blkbackd",
 	.summary = "Serves the virtual disks (blkif) of Xen guests from image "
@@ -172,6 +182,7 @@ static const struct daemon_def blkd_def = {
 	.tick = blkd_tick,
 	.dump_stats = blkd_dump_stats,
 	.pre_sandbox = blkd_pre_sandbox,
+	.extra_syscalls = blkd_syscalls,
 };
 
 int main(int argc, char **argv)

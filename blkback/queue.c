@@ -1088,7 +1088,48 @@ static void *queue_thread(void *arg)
 	struct blkq *q = arg;
 
 	loop_run(q->loop);
+	/* The engine ends on the thread it was created on (queue_setup()). */
+	if (q->eng)
+		q->eng_ops->destroy(q->eng);
+	q->eng = NULL;
 	return NULL;
+}
+
+struct setup_msg {
+	struct blkq *q;
+	const struct ioeng_cfg *ecfg;
+	int eng_rc;		/* the engine's create() */
+	int rc;			/* watching the fds */
+};
+
+/*
+ * The first message on the queue's thread: the engine is created here,
+ * since it lives on the thread that submits to it (ioeng.h: an io_uring
+ * for a single issuer takes no other), and only then are its fd and the
+ * event channel watched, so that no sweep comes before it.
+ */
+static void queue_setup(void *arg)
+{
+	struct setup_msg *m = arg;
+	struct blkq *q = m->q;
+	char desc[256] = "";
+
+	m->eng_rc = q->eng_ops->create(m->ecfg, &q->eng);
+	if (m->eng_rc) {
+		q->eng = NULL;
+		return;
+	}
+	if (q->eng_ops->describe)
+		q->eng_ops->describe(q->eng, desc, sizeof(desc));
+	if (desc[0])
+		log_info(q->name, "%s engine: %s", q->eng_ops->name, desc);
+	q->ev_lfd.fn = on_event;
+	q->ev_lfd.fd = xen_evtchn_fd(q->xe);
+	q->eng_lfd.fn = on_engine;
+	q->eng_lfd.fd = q->eng_ops->event_fd(q->eng);
+	m->rc = loop_fd_add(q->loop, &q->ev_lfd, EPOLLIN);
+	if (!m->rc)
+		m->rc = loop_fd_add(q->loop, &q->eng_lfd, EPOLLIN);
 }
 
 /* First sweep on the queue's own thread: requests may already wait. */
@@ -1109,6 +1150,7 @@ int blkq_start(const struct blkq_cfg *cfg, struct blkq **out, char *err,
 	       size_t errlen)
 {
 	struct ioeng_cfg ecfg;
+	struct setup_msg setup;
 	struct blkq *q;
 	int rc;
 
@@ -1188,13 +1230,6 @@ int blkq_start(const struct blkq_cfg *cfg, struct blkq **out, char *err,
 		.buf = q->arena,
 		.buf_len = q->arena_bytes,
 	};
-	rc = q->eng_ops->create(&ecfg, &q->eng);
-	if (rc) {
-		q->eng = NULL;
-		snprintf(err, errlen, "cannot set up the %s engine: %s",
-			 cfg->engine, strerror(-rc));
-		goto err_free;
-	}
 	q->loop = loop_create(q->name);
 	if (!q->loop) {
 		rc = -errno;
@@ -1202,30 +1237,45 @@ int blkq_start(const struct blkq_cfg *cfg, struct blkq **out, char *err,
 			 strerror(-rc));
 		goto err_free;
 	}
-	q->ev_lfd.fn = on_event;
-	q->ev_lfd.fd = xen_evtchn_fd(q->xe);
-	q->eng_lfd.fn = on_engine;
-	q->eng_lfd.fd = q->eng_ops->event_fd(q->eng);
-	rc = loop_fd_add(q->loop, &q->ev_lfd, EPOLLIN);
-	if (!rc)
-		rc = loop_fd_add(q->loop, &q->eng_lfd, EPOLLIN);
-	if (rc) {
-		snprintf(err, errlen, "cannot watch the queue's fds: %s",
-			 strerror(-rc));
-		goto err_free;
-	}
-	rc = loop_post(q->loop, queue_kick, q);
-	if (!rc)
-		rc = -pthread_create(&q->tid, NULL, queue_thread, q);
+	rc = -pthread_create(&q->tid, NULL, queue_thread, q);
 	if (rc) {
 		snprintf(err, errlen, "cannot start the queue thread: %s",
 			 strerror(-rc));
 		goto err_free;
 	}
 	q->thread_started = 1;
+	setup = (struct setup_msg){ .q = q, .ecfg = &ecfg };
+	rc = loop_call(q->loop, queue_setup, &setup);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the queue thread: %s",
+			 strerror(-rc));
+		goto err_stop;
+	}
+	if (setup.eng_rc) {
+		rc = setup.eng_rc;
+		snprintf(err, errlen, "cannot set up the %s engine: %s",
+			 cfg->engine, strerror(-rc));
+		goto err_stop;
+	}
+	rc = setup.rc;
+	if (rc) {
+		snprintf(err, errlen, "cannot watch the queue's fds: %s",
+			 strerror(-rc));
+		goto err_stop;
+	}
+	rc = loop_post(q->loop, queue_kick, q);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the queue thread: %s",
+			 strerror(-rc));
+		goto err_stop;
+	}
 	*out = q;
 	return 0;
 
+err_stop:
+	/* Nothing was fetched yet: the thread only has an engine to end. */
+	loop_stop(q->loop);
+	pthread_join(q->tid, NULL);
 err_free:
 	queue_free(q);
 	return rc;
