@@ -21,9 +21,6 @@
 #include "lib/ioeng-test.h"
 
 #include <dlfcn.h>
-#include <linux/magic.h>
-#include <sys/uio.h>
-#include <sys/vfs.h>
 
 #define DEPTH 16u
 #define NREGIONS (2 * DEPTH)
@@ -61,33 +58,6 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	return halve(real(fd, buf, len, off));
 }
 
-/* A scratch file in /dev/shm of @size bytes, opened O_RDWR, unlinked. */
-static void shm_file(struct tb_store *st, uint64_t size)
-{
-	char path[64] = "/dev/shm/pvback-ioeng-XXXXXX";
-	struct statfs sf;
-	struct iovec iov;
-	char byte;
-	int fd;
-
-	memset(st, 0, sizeof(*st));
-	fd = mkstemp(path);
-	if (fd < 0)
-		SKIP("no /dev/shm: %s", strerror(errno));
-	unlink(path);
-	CHECK(fstatfs(fd, &sf) == 0, "fstatfs: %s", strerror(errno));
-	if (sf.f_type != TMPFS_MAGIC)
-		SKIP("/dev/shm is not tmpfs");
-	CHECK(ftruncate(fd, (off_t)size) == 0, "ftruncate: %s",
-	      strerror(errno));
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	if (preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP)
-		SKIP("this kernel's tmpfs takes RWF_NOWAIT");
-	st->fd = fd;
-	st->size = size;
-}
-
 int main(void)
 {
 	uint64_t size = (uint64_t)NREGIONS * TB_REGION;
@@ -95,7 +65,7 @@ int main(void)
 	struct tb_eng t;
 	int res[2];
 
-	shm_file(&st, size);
+	tb_shm_file(&st, size);
 	if (tb_eng_open(&t, "uring", &st, DEPTH, (size_t)DEPTH * TB_REGION) < 0)
 		SKIP("no io_uring here");
 	tb_write_read_back(&t, DEPTH, NREGIONS, NIOS, 0x243f6a8885a308d3ull, 1);

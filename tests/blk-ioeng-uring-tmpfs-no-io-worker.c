@@ -18,40 +18,10 @@
 #include "lib/ioeng-test.h"
 
 #include <dirent.h>
-#include <linux/magic.h>
-#include <sys/uio.h>
-#include <sys/vfs.h>
 
 #define DEPTH 32u
 #define SIZE (16u << 20)
 #define PIECE (512u << 10)
-
-/* A scratch file in /dev/shm of @size bytes, opened O_RDWR, unlinked. */
-static void shm_file(struct tb_store *st, uint64_t size)
-{
-	char path[64] = "/dev/shm/pvback-ioeng-XXXXXX";
-	struct statfs sf;
-	struct iovec iov;
-	char byte;
-	int fd;
-
-	memset(st, 0, sizeof(*st));
-	fd = mkstemp(path);
-	if (fd < 0)
-		SKIP("no /dev/shm: %s", strerror(errno));
-	unlink(path);
-	CHECK(fstatfs(fd, &sf) == 0, "fstatfs: %s", strerror(errno));
-	if (sf.f_type != TMPFS_MAGIC)
-		SKIP("/dev/shm is not tmpfs");
-	CHECK(ftruncate(fd, (off_t)size) == 0, "ftruncate: %s",
-	      strerror(errno));
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	if (preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP)
-		SKIP("this kernel's tmpfs takes RWF_NOWAIT");
-	st->fd = fd;
-	st->size = size;
-}
 
 /* How many threads of this process are io-wq workers. */
 static unsigned int io_workers(void)
@@ -118,7 +88,7 @@ int main(void)
 
 	CHECK(data && back, "malloc");
 	tb_fill(data, SIZE, &seed);
-	shm_file(&st, SIZE);
+	tb_shm_file(&st, SIZE);
 	if (tb_eng_open(&t, "uring", &st, DEPTH, PIECE) < 0)
 		SKIP("no io_uring here");
 	CHECK(io_workers() == 0, "io-wq workers before any I/O");

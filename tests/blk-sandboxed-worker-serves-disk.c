@@ -104,17 +104,8 @@ int main(void)
 	snprintf(img, sizeof(img), "%s",
 		 blk_image(&s, "sandboxed.img", DISK_BYTES, 0));
 	blk_add(&s, "vbd", 1, 51712, img, NULL);
-	for (i = 0, w = 0; i < 500 && !w; i++) {
-		w = blk_worker_pid(&s, 1);
-		if (!w)
-			usleep(10000);
-	}
-	CHECK(w > 0, "no worker for guest 1");
 	/* The filter goes on once the worker has started. */
-	for (i = 0; i < 500 && !simenv_status_has(w, "Seccomp", "2"); i++)
-		usleep(10000);
-	CHECK(simenv_status_has(w, "Seccomp", "2"), "worker %d: not in seccomp "
-	      "filter mode", (int)w);
+	w = blk_wait_worker(&s, 1, "Seccomp", "2");
 	CHECK(simenv_status_has(w, "NoNewPrivs", "1"), "worker %d: no no_new_privs",
 	      (int)w);
 

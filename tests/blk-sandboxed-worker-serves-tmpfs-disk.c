@@ -89,16 +89,8 @@ int main(void)
 	snprintf(img, sizeof(img), "%s",
 		 blk_image(&s, "tmpfs.img", DISK_BYTES, 0));
 	blk_add(&s, "vbd", 1, 51712, img, NULL);
-	for (i = 0, w = 0; i < 500 && !w; i++) {
-		w = blk_worker_pid(&s, 1);
-		if (!w)
-			usleep(10000);
-	}
-	CHECK(w > 0, "no worker for guest 1");
-	for (i = 0; i < 500 && !simenv_status_has(w, "Seccomp", "2"); i++)
-		usleep(10000);
-	CHECK(simenv_status_has(w, "Seccomp", "2"), "worker %d: not in seccomp "
-	      "filter mode", (int)w);
+	/* The filter goes on once the worker has started. */
+	w = blk_wait_worker(&s, 1, "Seccomp", "2");
 
 	i = blk_guest(&s, 1, guest, NULL);
 	CHECK(i == 0, "guest failed: status %d", i);

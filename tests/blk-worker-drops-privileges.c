@@ -63,8 +63,7 @@ int main(void)
 	struct passwd *pw = getpwnam("nobody");
 	struct blk_scen s;
 	const char *v;
-	pid_t w = 0;
-	int i;
+	pid_t w;
 
 	if (!pw || !pw->pw_uid)
 		SKIP("no unprivileged user 'nobody'");
@@ -80,18 +79,10 @@ int main(void)
 	snprintf(img_a, sizeof(img_a), "%s",
 		 blk_image(&s, "first.img", DISK_BYTES, 0));
 	blk_add(&s, "vbd", 1, XVDA + 16 * 2, img_a, NULL);
-	for (i = 0; i < 500 && !w; i++) {
-		w = blk_worker_pid(&s, 1);
-		if (!w)
-			usleep(10000);
-	}
-	CHECK(w > 0, "no worker for guest 1");
 	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", pw->pw_uid, pw->pw_uid,
 		 pw->pw_uid, pw->pw_uid);
-	for (i = 0; i < 500 && !simenv_status_has(w, "Uid", ids); i++)
-		usleep(10000);
-	CHECK(simenv_status_has(w, "Uid", ids), "worker %d is not running as nobody",
-	      (int)w);
+	/* Not running as nobody if the Uid line never says so. */
+	w = blk_wait_worker(&s, 1, "Uid", ids);
 	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", pw->pw_gid, pw->pw_gid,
 		 pw->pw_gid, pw->pw_gid);
 	CHECK(simenv_status_has(w, "Gid", ids), "worker %d: gids are not nobody's",

@@ -202,3 +202,21 @@ int blk_pass(struct blk_scen *s)
 	s->passed = blk_exit.passed = 1;
 	return TEST_PASS;
 }
+
+pid_t blk_wait_worker(struct blk_scen *s, unsigned int dom, const char *key,
+		      const char *value)
+{
+	pid_t w = 0;
+	int i;
+
+	for (i = 0; i < 500 && !(w = blk_worker_pid(s, dom)); i++)
+		usleep(10000);
+	CHECK(w > 0, "no worker for guest %u", dom);
+	if (!key)
+		return w;
+	for (i = 0; i < 500 && !simenv_status_has(w, key, value); i++)
+		usleep(10000);
+	CHECK(simenv_status_has(w, key, value), "worker %d: no \"%s: %s\"",
+	      (int)w, key, value);
+	return w;
+}

@@ -76,6 +76,13 @@ int blk_guest(struct blk_scen *s, unsigned int domid, int (*fn)(void *arg),
  * children count: other tests may run beside.
  */
 #define blk_worker_pid(s, dom) simenv_worker_pid((s)->daemon, "blkbackd", dom)
+/*
+ * Wait (5 s at most) for the worker serving guest @dom and, unless @key is
+ * NULL, for its /proc status line "<@key>:\t<@value>" (e.g. "Seccomp",
+ * "2": its filter is on); CHECKs both. Its pid.
+ */
+pid_t blk_wait_worker(struct blk_scen *s, unsigned int dom, const char *key,
+		      const char *value);
 
 /* The test passed: do not print the daemon log at exit. Returns 0. */
 int blk_pass(struct blk_scen *s);

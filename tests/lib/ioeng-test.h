@@ -18,12 +18,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/loop.h>
+#include <linux/magic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,6 +124,37 @@ static inline void tb_file(struct tb_store *st, uint64_t size, int flags)
 	st->fd = tb_open_direct(path, flags, &st->direct);
 	CHECK(st->fd >= 0, "open %s: %s", path, strerror(errno));
 	unlink(path);
+	st->size = size;
+}
+
+/*
+ * A scratch file in /dev/shm of @size bytes, opened O_RDWR, unlinked; the
+ * test is skipped unless it is on tmpfs and refuses RWF_NOWAIT (the case
+ * the uring engine copies inline).
+ */
+static inline void tb_shm_file(struct tb_store *st, uint64_t size)
+{
+	char path[64] = "/dev/shm/pvback-ioeng-XXXXXX";
+	struct statfs sf;
+	struct iovec iov;
+	char byte;
+	int fd;
+
+	memset(st, 0, sizeof(*st));
+	fd = mkstemp(path);
+	if (fd < 0)
+		SKIP("no /dev/shm: %s", strerror(errno));
+	unlink(path);
+	CHECK(fstatfs(fd, &sf) == 0, "fstatfs: %s", strerror(errno));
+	if (sf.f_type != TMPFS_MAGIC)
+		SKIP("/dev/shm is not tmpfs");
+	CHECK(ftruncate(fd, (off_t)size) == 0, "ftruncate: %s",
+	      strerror(errno));
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	if (preadv2(fd, &iov, 1, 0, RWF_NOWAIT) >= 0 || errno != EOPNOTSUPP)
+		SKIP("this kernel's tmpfs takes RWF_NOWAIT");
+	st->fd = fd;
 	st->size = size;
 }
 
