@@ -14,16 +14,22 @@
  * limited); its data rings and every other vif go on.
  *
  * The configuration that results goes to the vif's queues (xenbus.c's
- * apply callback, netq_set_hash) once per batch of messages. The peer on
- * the guest side is tests/front/netfront.c's control ring.
+ * apply callback, netq_set_hash) once per batch of messages, and to a
+ * small state file under run-dir: a frontend configures its hashing once,
+ * at connect, so a worker that dies must leave it for the successor that
+ * takes the live frontend over. The peer on the guest side is
+ * tests/front/netfront.c's control ring.
  */
 #include "netback/ctrl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/xen.h"
@@ -54,9 +60,113 @@ struct nb_ctrl {
 	struct nb_hash hash;
 	void (*apply)(void *arg, const struct nb_hash *h);
 	void *arg;
+	uint32_t ref, evtchn;		/* the ring a state file is for */
+	char state[PATH_MAX];		/* "": none */
 	struct nb_ctrl_stats st;
 	struct log_rl rl;
 };
+
+/* ------------------------------------------------------------ state file */
+
+#define CTRL_STATE_MAGIC 0x48425650u	/* "PVBH" */
+#define CTRL_STATE_VERSION 1u
+
+/*
+ * What a worker leaves for its successor: the configuration, named by the
+ * ring it came over (a frontend that reconnected has new grants and sets
+ * its hashing again), checksummed (a worker killed mid-write leaves a
+ * file that is ignored). Written whole on each change, on the control
+ * thread: a frontend configures at connect, not per packet.
+ */
+struct ctrl_state {
+	uint32_t magic, version;
+	uint32_t domid, ref, evtchn, nq;
+	struct nb_hash hash;
+	uint32_t sum;			/* FNV-1a of everything before */
+};
+
+static uint32_t ctrl_state_sum(const struct ctrl_state *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < offsetof(struct ctrl_state, sum); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static void ctrl_state_fill(const struct nb_ctrl *c, struct ctrl_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->magic = CTRL_STATE_MAGIC;
+	s->version = CTRL_STATE_VERSION;
+	s->domid = c->domid;
+	s->ref = c->ref;
+	s->evtchn = c->evtchn;
+	s->nq = c->nq;
+	s->hash = c->hash;
+	s->sum = ctrl_state_sum(s);
+}
+
+/* What nb_ctrl_msg could have produced for @nq queues, nothing else. */
+static int ctrl_hash_valid(const struct nb_hash *h, unsigned int nq)
+{
+	if (h->alg != XEN_NETIF_CTRL_HASH_ALGORITHM_NONE &&
+	    h->alg != XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ)
+		return 0;
+	if (h->flags & ~(uint32_t)NB_HASH_FLAGS_ALL ||
+	    h->size > NB_HASH_MAPPING_MAX)
+		return 0;
+	for (uint32_t i = 0; i < h->size; i++) {
+		if (h->mapping[i] >= nq)
+			return 0;
+	}
+	return 1;
+}
+
+static void ctrl_state_save(struct nb_ctrl *c)
+{
+	struct ctrl_state s;
+	ssize_t n = -1;
+	int fd;
+
+	if (!c->state[0])
+		return;
+	ctrl_state_fill(c, &s);
+	fd = open(c->state, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		n = write(fd, &s, sizeof(s));
+		close(fd);
+	}
+	if (n != (ssize_t)sizeof(s))
+		log_rl_warn(&c->rl, c->name, "cannot keep the hashing in %s "
+			    "(a restarted worker would lose it): %s", c->state,
+			    n < 0 ? strerror(errno) : "short write");
+}
+
+/*
+ * A live frontend taken over: the configuration its previous worker
+ * kept for this very ring, if any and whole. 1 if loaded.
+ */
+static int ctrl_state_load(struct nb_ctrl *c)
+{
+	struct ctrl_state s, want;
+	ssize_t n;
+	int fd = open(c->state, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, &s, sizeof(s));
+	close(fd);
+	ctrl_state_fill(c, &want);
+	if (n != (ssize_t)sizeof(s) || s.magic != want.magic ||
+	    s.version != want.version || s.domid != want.domid ||
+	    s.ref != want.ref || s.evtchn != want.evtchn || s.nq != want.nq ||
+	    s.sum != ctrl_state_sum(&s) || !ctrl_hash_valid(&s.hash, c->nq))
+		return 0;
+	c->hash = s.hash;
+	return 1;
+}
 
 static int ctrl_copy(void *arg, uint32_t gref, void *dst, size_t len)
 {
@@ -113,8 +223,10 @@ static int ctrl_round(struct nb_ctrl *c)
 				    "status %u", req[i].type, rsp[i].status);
 		}
 	}
-	if (changed && c->apply)
+	if (changed && c->apply) {
 		c->apply(c->arg, &c->hash);
+		ctrl_state_save(c);
+	}
 	for (int i = 0; i < n; i++) {
 		if (ring_netif_ctrl_back_put_rsp(&c->ring, &rsp[i]))
 			log_err(c->name, "control response without a request "
@@ -234,6 +346,10 @@ int nb_ctrl_start(const struct nb_ctrl_cfg *cfg, struct nb_ctrl **out,
 	c->loop = cfg->loop;
 	c->apply = cfg->apply;
 	c->arg = cfg->arg;
+	c->ref = cfg->ref;
+	c->evtchn = cfg->evtchn;
+	if (cfg->state)
+		snprintf(c->state, sizeof(c->state), "%s", cfg->state);
 	rc = xen_gnttab_open(&c->xg);
 	if (!rc)
 		rc = xen_evtchn_open(&c->xe);
@@ -271,6 +387,16 @@ int nb_ctrl_start(const struct nb_ctrl_cfg *cfg, struct nb_ctrl **out,
 		goto err_free;
 	}
 	c->watched = 1;
+	if (c->state[0] && cfg->adopt && ctrl_state_load(c)) {
+		log_info(c->name, "hashing as the previous worker left it "
+			 "(algorithm %u, %u mapping entries)", c->hash.alg,
+			 c->hash.size);
+		if (c->apply)
+			c->apply(c->arg, &c->hash);
+	} else if (c->state[0]) {
+		/* A new connection: whatever was kept is another ring's. */
+		unlink(c->state);
+	}
 	/* Messages may be waiting already. */
 	ctrl_sweep(c);
 	*out = c;
@@ -281,11 +407,13 @@ err_free:
 	return rc;
 }
 
-void nb_ctrl_stop(struct nb_ctrl *c)
+void nb_ctrl_stop(struct nb_ctrl *c, int keep)
 {
 	if (!c)
 		return;
 	ctrl_unwatch(c);
+	if (c->state[0] && !keep)
+		unlink(c->state);
 	/*
 	 * A queued sweep (same thread, messages run in order) must find the
 	 * object alive: it finds it stopped, and the free comes after it.

@@ -58,6 +58,14 @@ struct nb_ctrl_cfg {
 	/* A new configuration (on @loop's thread, after a batch). */
 	void (*apply)(void *arg, const struct nb_hash *h);
 	void *arg;
+	/*
+	 * A file the configuration is kept in for a successor (NULL: none):
+	 * a frontend sends its hashing once, at connect, and a worker that
+	 * dies would take it along. With @adopt (a live frontend taken over)
+	 * what a predecessor left there for the same ring is applied.
+	 */
+	const char *state;
+	int adopt;
 };
 
 /*
@@ -66,8 +74,12 @@ struct nb_ctrl_cfg {
  */
 int nb_ctrl_start(const struct nb_ctrl_cfg *cfg, struct nb_ctrl **out,
 		  char *err, size_t errlen);
-/* Stop serving, unmap, unbind, free. Same thread. NULL-safe. */
-void nb_ctrl_stop(struct nb_ctrl *c);
+/*
+ * Stop serving, unmap, unbind, free. Same thread. NULL-safe. The state
+ * file is removed unless @keep (the daemon stops with the frontend
+ * connected: the next one takes the ring over).
+ */
+void nb_ctrl_stop(struct nb_ctrl *c, int keep);
 void nb_ctrl_get_stats(const struct nb_ctrl *c, struct nb_ctrl_stats *out);
 /* Add @from's counters to @to (totals over connections). */
 void nb_ctrl_stats_add(struct nb_ctrl_stats *to,

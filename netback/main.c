@@ -92,6 +92,8 @@ static const struct xbus_driver *netd_driver(void *arg, struct loop *ctl)
 {
 	struct netd_conf *c = arg;
 
+	/* xenbus.c keeps what a successor needs under run-dir. */
+	snprintf(c->nb.run_dir, sizeof(c->nb.run_dir), "%s", c->d.run_dir);
 	return nb_xbus_driver(&c->nb, ctl);
 }
 

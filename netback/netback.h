@@ -62,6 +62,8 @@ struct nb_conf {
 	unsigned int rx_queue_pkts;	/* ... and packets */
 	unsigned int rx_drain_ms;	/* queued longer: dropped */
 	unsigned int rx_stall_ms;	/* no buffers this long: no carrier */
+	char run_dir[128];		/* the daemon's: state kept for a
+					 * successor (vif/ under it) */
 };
 
 /* ---------------------------------------------------------- control plane */

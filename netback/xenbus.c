@@ -25,10 +25,12 @@
 #include "netback/netback.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -213,6 +215,24 @@ abort:
 
 /* ------------------------------------------------------------ connect */
 
+/*
+ * Where the control ring of @dev keeps the frontend's hashing for a
+ * successor (ctrl.c): <run-dir>/vif/<kind>.<domid>.<devid>.ctrl. Made if
+ * missing; root's (netbackd workers stay root).
+ */
+static void nb_ctrl_state_path(struct xbus_dev *dev, char *buf, size_t len,
+			       int mkdirs)
+{
+	snprintf(buf, len, "%s/vif", nb_conf->run_dir);
+	if (mkdirs) {
+		mkdir(nb_conf->run_dir, 0700);
+		mkdir(buf, 0700);
+	}
+	snprintf(buf, len, "%s/vif/%s.%u.%u.ctrl", nb_conf->run_dir,
+		 xbus_dev_kind(dev), xbus_dev_fe_domid(dev),
+		 xbus_dev_devid(dev));
+}
+
 static void nb_disconnect(struct xbus_dev *dev)
 {
 	struct nbdev *b = xbus_dev_priv(dev);
@@ -225,7 +245,9 @@ static void nb_disconnect(struct xbus_dev *dev)
 
 		nb_ctrl_get_stats(b->ctrl, &cs);
 		nb_ctrl_stats_add(&b->ctrl_past, &cs);
-		nb_ctrl_stop(b->ctrl);
+		/* Kept when only the daemon stops: the frontend stays
+		 * connected for the next one. */
+		nb_ctrl_stop(b->ctrl, !xbus_dev_removed(dev));
 		b->ctrl = NULL;
 	}
 	for (unsigned int i = 0; i < b->nq; i++) {
@@ -267,7 +289,7 @@ static int nb_start_ctrl(struct xbus_dev *dev, struct nbdev *b)
 {
 	unsigned long ref, evtchn;
 	struct nb_ctrl_cfg cc;
-	char err[256];
+	char err[256], state[PATH_MAX];
 	int rc;
 
 	rc = xbus_dev_read_fe_uint(dev, "ctrl-ring-ref", UINT32_MAX, &ref);
@@ -294,7 +316,11 @@ static int nb_start_ctrl(struct xbus_dev *dev, struct nbdev *b)
 		.loop = nb_ctl,
 		.apply = nb_apply_hash,
 		.arg = b,
+		.state = state,
+		/* A live frontend taken over from a dead worker. */
+		.adopt = xbus_dev_state(dev) == XBUS_CONNECTED,
 	};
+	nb_ctrl_state_path(dev, state, sizeof(state), 1);
 	rc = nb_ctrl_start(&cc, &b->ctrl, err, sizeof(err));
 	if (rc) {
 		b->ctrl = NULL;
@@ -753,6 +779,13 @@ static void nb_remove(struct xbus_dev *dev)
 		}
 	}
 	b->pops->destroy(b->port, !xbus_dev_removed(dev));
+	if (xbus_dev_removed(dev)) {
+		char state[PATH_MAX];
+
+		/* Left by a worker that died after its frontend went. */
+		nb_ctrl_state_path(dev, state, sizeof(state), 0);
+		unlink(state);
+	}
 	netq_mcast_destroy(&b->mcast);
 	free(b);
 	xbus_dev_set_priv(dev, NULL);
