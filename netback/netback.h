@@ -133,6 +133,8 @@ struct netq_stats {
 	uint64_t events_idle;		/* wakeups that found no work */
 	uint64_t storm_backoffs;	/* times the channel was left masked */
 	uint64_t rx_stalls;		/* times it lost the carrier for it */
+	uint64_t rx_pauses;		/* times the port was left unread,
+					 * the queue full (back-pressure) */
 	uint64_t rx_queued_pkts, rx_queued_bytes; /* now (snapshot) */
 };
 

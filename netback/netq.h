@@ -137,6 +137,7 @@ struct netq {
 	unsigned int pq;
 	struct loop_fd port_lfd;
 	int port_watched;
+	int port_paused;		/* RX queue full: port not read */
 
 	struct netq_features feat;
 	struct netq_mcast *mcast;

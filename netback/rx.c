@@ -3,10 +3,12 @@
  * rx.c - guest RX: what the host sends to the vif reaches the frontend.
  *
  * Packets are taken from the port as they come (with their virtio-net
- * style metadata) into a queue bounded in packets and bytes: beyond it,
- * and after rx-drain-ms without buffers from the frontend, they are
- * dropped and counted (a frontend that posts no buffers costs its host
- * nothing more: XSA-392). A flush copies queued packets into the buffers
+ * style metadata) into a queue bounded in packets and bytes. A full queue
+ * stops the reading of the port (back-pressure: the host's TAP queue and
+ * qdisc hold or drop the rest, as for Linux netback's stopped netdev
+ * queue); after rx-drain-ms without buffers from the frontend, queued
+ * packets are dropped and counted (a frontend that posts no buffers costs
+ * its host nothing more: XSA-392), and the port is read again. A flush copies queued packets into the buffers
  * the frontend posted: the first data slot, then the extra-info slots
  * (GSO, XDP), then the remaining data slots, each response at the ring
  * index of the request it answers (Linux netfront reads them by index),
@@ -21,12 +23,15 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "netback/netq.h"
 #include "netback/pkt.h"
 
 #define RX_READ_BATCH 64	/* packets taken from the port per event */
 #define RX_ALIGN 64u
+
+static void rx_resume_port(struct netq *q);
 
 static uint64_t now_ms(void)
 {
@@ -129,6 +134,7 @@ void netq_rx_expire(struct netq *q)
 			break;
 		rx_drop_head(q, NETQ_RXD_EXPIRED);
 	}
+	rx_resume_port(q);
 	if (q->rx_waiting)
 		rx_stall_waiting(q);
 	if (rxq_len(q) && !q->drain_armed &&
@@ -167,6 +173,34 @@ static int rx_full(const struct netq *q)
 {
 	return rxq_len(q) >= q->rxq_max_pkts ||
 	       q->rxq_bytes >= q->rxq_max_bytes || q->disabled;
+}
+
+/*
+ * Back-pressure: with the queue full, what comes next is left in the port
+ * (the TAP's own ring, bounded by the kernel, which counts its drops
+ * beyond as the vif's tx_dropped) rather than read only to be dropped
+ * here. Linux netback stops its netdev queue at rx_queue_max the same
+ * way: a host TCP sender then meets a queue rather than losses. Not with
+ * hash steering: what this queue reads may be another queue's.
+ */
+static void rx_pause_port(struct netq *q)
+{
+	if (q->port_paused || !q->port_watched)
+		return;
+	if (!loop_fd_mod(q->loop, &q->port_lfd, 0)) {
+		q->port_paused = 1;
+		q->st.rx_pauses++;
+	}
+}
+
+/* Room again (a flush, the drain timer, a purge): read the port again. */
+static void rx_resume_port(struct netq *q)
+{
+	if (!q->port_paused || (rx_full(q) && !q->disabled))
+		return;
+	q->port_paused = 0;
+	if (q->port_watched)
+		loop_fd_mod(q->loop, &q->port_lfd, EPOLLIN);
 }
 
 /*
@@ -234,6 +268,11 @@ void netq_rx_port_ready(struct netq *q)
 
 		if (!rx_full(q))
 			buf = rx_room(q);
+		if (!buf && !q->disabled &&
+		    q->hash.alg == XEN_NETIF_CTRL_HASH_ALGORITHM_NONE) {
+			rx_pause_port(q);
+			break;
+		}
 		frame = buf ? buf : q->rx_scratch;
 		n = q->pops->recv(q->port, q->pq, frame, PORT_MAX_PKT, &m);
 		if (n == -EAGAIN)
@@ -580,6 +619,7 @@ void netq_rx_flush(struct netq *q)
 		if (!rxq_len(q))
 			q->rx_arena_tail = 0;
 	}
+	rx_resume_port(q);
 	if (wait)
 		rx_arm_wait(q, wait);
 	else if (rxq_len(q))

@@ -854,9 +854,10 @@ static void dump_queue_json(FILE *out, unsigned int i,
 			netq_fatal_names[k], U(st->fatal[k]));
 	fprintf(out, "},\"rx_hash\":%llu,\"rx_steered\":%llu,\"tx_hash\":%llu,"
 		"\"events_idle\":%llu,\"storm_backoffs\":%llu,"
-		"\"rx_stalls\":%llu",
+		"\"rx_stalls\":%llu,\"rx_pauses\":%llu",
 		U(st->rx_hash), U(st->rx_steered), U(st->tx_hash),
-		U(st->events_idle), U(st->storm_backoffs), U(st->rx_stalls));
+		U(st->events_idle), U(st->storm_backoffs), U(st->rx_stalls),
+		U(st->rx_pauses));
 	fprintf(out, ",\"mcast_requests\":%llu,\"rate_waits\":%llu,"
 		"\"rx_queued_packets\":%llu,\"rx_queued_bytes\":%llu,"
 		"\"grant_copy_calls\":%llu,\"grant_copy_segments\":%llu,"
@@ -901,6 +902,9 @@ static void dump_queue_text(FILE *out, unsigned int i,
 	if (st->rx_stalls)
 		fprintf(out, "      rx stalls (carrier off): %llu\n",
 			U(st->rx_stalls));
+	if (st->rx_pauses)
+		fprintf(out, "      rx queue full, port left unread: %llu "
+			"times\n", U(st->rx_pauses));
 	if (st->storm_backoffs)
 		fprintf(out, "      event storm: %llu of %llu wakeups idle, "
 			"%llu back-offs\n", U(st->events_idle), U(st->events),
