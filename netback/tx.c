@@ -165,19 +165,13 @@ static int tx_meta(struct netq *q, const struct netq_tx_plan *p, uint8_t *pkt,
 	return 0;
 }
 
+/* A packet answered OKAY (copied whole into the arena): to the port. */
 static void deliver(struct netq *q, struct netq_txpkt *pkt)
 {
 	uint8_t *data = q->tx_arena + pkt->off;
 	struct port_meta m;
 	int rc;
 
-	if (pkt->copy_failed) {
-		q->st.tx_drop[NETQ_TXD_GRANT]++;
-		answer(q, pkt, NETIF_RSP_ERROR);
-		return;
-	}
-	/* The slots are done with: the frontend may have its pages back. */
-	answer(q, pkt, NETIF_RSP_OKAY);
 	if (tx_meta(q, &pkt->p, data, &m)) {
 		q->st.tx_drop[NETQ_TXD_CSUM]++;
 		log_rl_warn(&q->rl, q->name, "TX packet with checksum "
@@ -298,12 +292,21 @@ static int tx_round(struct netq *q)
 		if (q->gc[k].status != GNTST_okay)
 			q->txpkts[q->gc_who[k]].copy_failed = 1;
 	}
+	/*
+	 * Copied, the slots are done with: the whole batch is answered and
+	 * the frontend has its pages back before the port writes, which
+	 * take most of the time (Linux netback answers before its stack
+	 * sees the packet, too). Answers go in ring order.
+	 */
 	for (k = 0; k < np; k++) {
 		struct netq_txpkt *pkt = &q->txpkts[k];
 
 		switch (pkt->p.verdict) {
 		case NETQ_TX_OK:
-			deliver(q, pkt);
+			if (pkt->copy_failed)
+				q->st.tx_drop[NETQ_TXD_GRANT]++;
+			answer(q, pkt, pkt->copy_failed ? NETIF_RSP_ERROR :
+							  NETIF_RSP_OKAY);
 			break;
 		case NETQ_TX_MCAST:
 			mcast_request(q, pkt);
@@ -319,6 +322,12 @@ static int tx_round(struct netq *q)
 	if (ring_back_push_rsp(&q->tx.b)) {
 		xen_evtchn_notify(q->xe, (uint32_t)q->port_tx);
 		q->st.notifies++;
+	}
+	for (k = 0; k < np; k++) {
+		struct netq_txpkt *pkt = &q->txpkts[k];
+
+		if (pkt->p.verdict == NETQ_TX_OK && !pkt->copy_failed)
+			deliver(q, pkt);
 	}
 	if (fatal >= 0) {
 		netq_fatal(q, (enum netq_fatal)fatal);
