@@ -21,6 +21,7 @@ PKGS=(
 	clang				# libFuzzer targets (make fuzz)
 	dpkg-dev			# apt-get source: fio's source for the engine
 	python3				# bench/: reads fio's JSON
+	gnuplot-nox			# bench/plot: PNGs of the results
 )
 
 # tests/e2e: Xen 4.17 + a Debian Linux Dom0 and domUs booted in QEMU (TCG),
