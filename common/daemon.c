@@ -377,7 +377,7 @@ static int confine_worker(void)
 		}
 	}
 	if (D.dc->user[0]) {
-		rc = sandbox_drop_user(D.dc->user);
+		rc = sandbox_drop_user(D.dc->user, def->keep_caps);
 		if (rc) {
 			log_err(NULL, "cannot become user %s: %s", D.dc->user,
 				strerror(-rc));
@@ -394,9 +394,11 @@ static int confine_worker(void)
 		}
 	}
 	if (D.dc->user[0] || D.dc->sandbox != SANDBOX_OFF)
-		log_info(NULL, "sandbox %s, running as %s",
+		log_info(NULL, "sandbox %s, running as %s%s",
 			 sandbox_modes[D.dc->sandbox],
-			 D.dc->user[0] ? D.dc->user : "root");
+			 D.dc->user[0] ? D.dc->user : "root",
+			 D.dc->user[0] && def->keep_caps ?
+				 " (keeping the capabilities it needs)" : "");
 	return 0;
 }
 

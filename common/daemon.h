@@ -76,6 +76,7 @@
 #define PVBACK_COMMON_DAEMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/cfg.h"
@@ -179,6 +180,13 @@ struct daemon_def {
 	 * or NULL.
 	 */
 	const unsigned long *extra_ioctls;
+	/*
+	 * Capabilities (1 << CAP_*) a worker keeps when it drops to `user`,
+	 * on its control thread and the queue threads it starts: what its
+	 * allowed syscalls need later (netbackd: CAP_NET_ADMIN, for the TAP
+	 * of a vif that appears after the drop). 0: none.
+	 */
+	uint64_t keep_caps;
 };
 
 /*

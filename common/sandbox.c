@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <pwd.h>
 #include <sched.h>
@@ -25,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <unistd.h>
 /* Linux's uapi evtchn.h / gntdev.h use the Xen public types. */
@@ -262,22 +264,50 @@ int sandbox_user_lookup(const char *user, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-int sandbox_drop_user(const char *user)
+/* This thread's permitted and effective capabilities: @caps, no more. */
+static int caps_limit(uint64_t caps)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	memset(d, 0, sizeof(d));
+	d[0].permitted = d[0].effective = (uint32_t)caps;
+	d[1].permitted = d[1].effective = (uint32_t)(caps >> 32);
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+int sandbox_drop_user(const char *user, uint64_t keep)
 {
 	uid_t uid;
 	gid_t gid;
 	int rc;
 
+	if (keep & (1ull << CAP_SETUID | 1ull << CAP_SETGID))
+		return -EINVAL;
 	rc = sandbox_user_lookup(user, &uid, &gid);
 	if (rc)
 		return rc;
+	/* The capabilities to keep survive the uid change only with
+	 * KEEPCAPS (this thread's), and as permitted, not effective. */
+	if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0))
+		return -errno;
 	/* Groups first, while we may still change them; then the gid, then
 	 * the uid, which takes the capabilities with it. glibc applies each
 	 * to every thread. */
 	if (initgroups(user, gid) || setresgid(gid, gid, gid) ||
 	    setresuid(uid, uid, uid))
 		return -errno;
-	/* Make sure it stuck: no way back to root. */
+	if (keep) {
+		rc = caps_limit(keep);
+		if (rc)
+			return rc;
+		if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
+			return -errno;
+	}
+	/* Make sure it stuck: no way back to root (CAP_SETUID and
+	 * CAP_SETGID are never among those kept). */
 	if (setuid(0) == 0 || setgid(0) == 0 || geteuid() != uid ||
 	    getegid() != gid)
 		return -EPERM;

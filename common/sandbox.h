@@ -42,6 +42,7 @@
 #ifndef PVBACK_COMMON_SANDBOX_H
 #define PVBACK_COMMON_SANDBOX_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /* The `sandbox` key's values, in its order: off, on, log. */
@@ -66,10 +67,13 @@ int sandbox_user_lookup(const char *user, uid_t *uid, gid_t *gid);
 /*
  * Become @user (its groups from /etc/group, its gid, its uid) for good:
  * fails with -EPERM if the process could regain root afterwards. Drops every
- * capability with it. 0/-errno (then the process is in an unknown state:
+ * capability with it but those in @keep (bits 1 << CAP_*, e.g. netbackd's
+ * CAP_NET_ADMIN for the TAPs of vifs that appear later), which the calling
+ * thread and the threads it creates afterwards keep, effective; other
+ * threads keep none. 0/-errno (then the process is in an unknown state:
  * exit).
  */
-int sandbox_drop_user(const char *user);
+int sandbox_drop_user(const char *user, uint64_t keep);
 
 /*
  * Set PR_SET_NO_NEW_PRIVS and load the worker's seccomp allow-list on every

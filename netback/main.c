@@ -14,12 +14,18 @@
  * common/daemon.c; the control plane is xenbus.c, the data path netq.c,
  * tx.c and rx.c, the host side port_tap.c.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/daemon.h"
 #include "netback/netback.h"
@@ -77,14 +83,6 @@ static int netd_validate(void *arg, char *err, size_t errlen)
 			 c->nb.port);
 		return -EINVAL;
 	}
-	/* Said at start rather than by every vif's error node later. */
-	if (c->d.user[0]) {
-		snprintf(err, errlen, "user: a worker creates its vifs' TAP "
-			 "devices, which needs root (CAP_NET_ADMIN); leave "
-			 "user empty (seccomp and the event channel "
-			 "restriction still apply)");
-		return -EINVAL;
-	}
 	return 0;
 }
 
@@ -130,12 +128,59 @@ static const unsigned long netd_ioctls[] = {
 	0,
 };
 
+/*
+ * A worker about to drop to `user` (still root): what xenbus.c keeps for a
+ * successor (<run-dir>/vif/<kind>.<domid>.<devid>.ctrl) is written by the
+ * worker after the drop, so the user must reach run-dir (0711), own vif/,
+ * and own this guest's files a root worker may have left.
+ */
+static int netd_own_state(const struct netd_conf *c, unsigned int domid)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2], tail[32];
+	struct dirent *de;
+	uid_t uid;
+	gid_t gid;
+	DIR *d;
+	int rc;
+
+	rc = sandbox_user_lookup(c->d.user, &uid, &gid);
+	if (rc)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s/vif", c->d.run_dir);
+	mkdir(c->d.run_dir, 0700);
+	mkdir(dir, 0700);
+	if (chmod(c->d.run_dir, 0711) || chown(dir, uid, gid))
+		return -errno;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	snprintf(tail, sizeof(tail), ".%u.", domid);
+	while ((de = readdir(d))) {
+		const char *dot = strchr(de->d_name, '.');
+
+		if (!dot || strncmp(dot, tail, strlen(tail)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (chown(path, uid, gid) && errno != ENOENT) {
+			rc = -errno;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 static int netd_presandbox(void *arg, unsigned int domid)
 {
 	struct netd_conf *c = arg;
 	const struct port_ops *ops = port_find(c->nb.port);
+	int rc;
 
-	(void)domid;
+	if (c->d.user[0]) {
+		rc = netd_own_state(c, domid);
+		if (rc)
+			return rc;
+	}
 	return ops && ops->presandbox ? ops->presandbox() : 0;
 }
 
@@ -153,6 +198,9 @@ static const struct daemon_def netd_def = {
 	.dump_stats = netd_dump_stats,
 	.pre_sandbox = netd_presandbox,
 	.extra_ioctls = netd_ioctls,
+	/* Creating and attaching TAPs, their MTU and address, after the
+	 * drop to `user`: the ioctls above, nothing else (seccomp). */
+	.keep_caps = 1ull << CAP_NET_ADMIN,
 };
 
 int main(int argc, char **argv)
