@@ -174,6 +174,12 @@ struct blkq {
 
 	struct blkq_stats st;
 	struct log_rl rl;		/* for everything a guest can cause */
+	/*
+	 * The clock, read once per batch (a fetch, a reap) rather than per
+	 * request: on a loaded host clock_gettime was 7 % of the null
+	 * engine's CPU. Latencies and persistent-grant ages need no finer.
+	 */
+	uint64_t clock_ns;
 };
 
 static uint64_t now_ns(void)
@@ -272,7 +278,7 @@ static void slot_answer(struct blkq *q, struct blkq_slot *s, int16_t status,
 			q->st.sectors_read += s->p.len / BLK_SECTOR;
 	}
 	if (s->t0)
-		q->st.lat[lat_bucket(now_ns() - s->t0)]++;
+		q->st.lat[lat_bucket(q->clock_ns - s->t0)]++;
 	if (s->npages)
 		arena_free(q, s->apage, s->npages);
 	s->npages = 0;
@@ -370,7 +376,7 @@ static void *pg_get(struct blkq *q, uint32_t gref)
 
 	for (i = q->pg_hash[b]; i >= 0; i = q->pg[i].next) {
 		if (q->pg[i].gref == gref) {
-			q->pg[i].used_ns = now_ns();
+			q->pg[i].used_ns = q->clock_ns;
 			q->st.pgnt_hits++;
 			return q->pg[i].addr;
 		}
@@ -389,7 +395,7 @@ static void *pg_get(struct blkq *q, uint32_t gref)
 	q->pg_free = e->next;
 	e->gref = gref;
 	e->addr = addr;
-	e->used_ns = now_ns();
+	e->used_ns = q->clock_ns;
 	e->next = q->pg_hash[b];
 	q->pg_hash[b] = i;
 	q->pg_n++;
@@ -580,6 +586,7 @@ static void dispatch(struct blkq *q, unsigned int n)
 	unsigned int nb = 0, i, ipage = 0;
 	int any_indirect = 0;
 
+	q->clock_ns = now_ns();
 	for (i = 0; i < n; i++) {
 		const struct ring_blkif_req *r = &q->reqs[i];
 		struct blkq_slot *s;
@@ -602,7 +609,7 @@ static void dispatch(struct blkq *q, unsigned int n)
 		}
 		q->st.inflight++;
 		q->st.reqs[stat_class(r)]++;
-		s->t0 = now_ns();
+		s->t0 = q->clock_ns;
 		s->npages = 0;
 		s->copy_failed = 0;
 		blkreq_plan(r, &q->lim, &s->p, s->segs);
@@ -788,6 +795,7 @@ static int complete(struct blkq *q)
 	n = q->eng_ops->reap(q->eng, q->done, BLKQ_REAP);
 	if (n <= 0)
 		return 0;
+	q->clock_ns = now_ns();
 	for (int i = 0; i < n; i++) {
 		struct blkq_slot *s;
 
