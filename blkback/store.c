@@ -83,6 +83,21 @@ static void store_geometry(struct blk_store *st)
 	st->discard_alignment = 0;
 }
 
+/*
+ * open(2) with O_NOATIME: a guest's reads must not write the image's inode
+ * (atime was 5 % of blkbackd's CPU at 4 KiB reads from tmpfs), as they do
+ * not through the kernel's blkback. Only the owner (or CAP_FOWNER) may ask
+ * it: else (EPERM) without.
+ */
+static int store_open(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, flags);
+	return fd;
+}
+
 int blk_store_open(struct blk_store *st, const char *name, const char *path,
 		   int readonly, int direct, char *err, size_t errlen)
 {
@@ -97,12 +112,12 @@ int blk_store_open(struct blk_store *st, const char *name, const char *path,
 		snprintf(err, errlen, "no backing store given (params empty)");
 		return -ENOENT;
 	}
-	st->fd = direct ? open(path, flags | O_DIRECT) : -1;
+	st->fd = direct ? store_open(path, flags | O_DIRECT) : -1;
 	if (st->fd >= 0) {
 		st->direct = 1;
 	} else {
 		rc = errno;
-		st->fd = open(path, flags);
+		st->fd = store_open(path, flags);
 		if (st->fd < 0) {
 			rc = -errno;
 			snprintf(err, errlen, "cannot open %s: %s", path,
