@@ -29,7 +29,7 @@
 
 #define PAGES 32
 #define PAGE 4096
-#define STOP_MAGIC 0x70766261636bULL	/* "pvback" */
+#define STOP_MAGIC 0x70766261636bULL /* "pvback" */
 
 struct shared_info_msg {
 	uint32_t port;
@@ -137,7 +137,8 @@ static double bench_grant_copy(xengnttab_handle *xg,
 		for (s = 0; s < batch; s++) {
 			seg[s] = (xengnttab_grant_copy_segment_t){
 				.source.foreign = { .ref = m->refs[s],
-						    .offset = 0, .domid = 1 },
+						    .offset = 0,
+						    .domid = 1 },
 				.dest.virt = dst + (size_t)s * PAGE,
 				.len = PAGE,
 				.flags = GNTCOPY_source_gref,
@@ -235,8 +236,10 @@ int main(int argc, char **argv)
 	xenevtchn_notify(xe, lp);
 	simenv_wait(child);
 
-	printf("xensim costs, median of %d runs (bench/xensim-costs.c)\n", runs);
-	printf("  %-40s %10.0f ns\n", "memcpy 4 KiB (reference)", median(mc, runs));
+	printf("xensim costs, median of %d runs (bench/xensim-costs.c)\n",
+	       runs);
+	printf("  %-40s %10.0f ns\n", "memcpy 4 KiB (reference)",
+	       median(mc, runs));
 	printf("  %-40s %10.0f ns  (%.1f x memcpy)\n",
 	       "grant copy 4 KiB, 1 segment per call", median(gc1, runs),
 	       median(gc1, runs) / median(mc, runs));

@@ -28,25 +28,25 @@
 
 /* ---------------------------------------------------------- configuration */
 #define BLK_MAX_QUEUES 16
-#define BLK_MAX_INDIRECT 256	/* segments per indirect request */
-#define BLK_SEGS_PER_IPAGE 512	/* blkif_request_segment per indirect page */
-#define BLK_SECTOR 512u		/* the unit of every sector field */
+#define BLK_MAX_INDIRECT 256   /* segments per indirect request */
+#define BLK_SEGS_PER_IPAGE 512 /* blkif_request_segment per indirect page */
+#define BLK_SECTOR 512u	       /* the unit of every sector field */
 #define BLK_PAGE 4096u
 
 enum blk_engine { BLK_ENGINE_URING, BLK_ENGINE_AIO, BLK_ENGINE_NULL };
 
 struct blk_conf {
-	char kinds[128];		/* backend kinds claimed, "vbd3,vbd" */
-	int engine;			/* enum blk_engine */
-	unsigned int max_queues;	/* 0: online CPUs */
-	unsigned int max_ring_order;	/* 0..4 */
-	unsigned int max_indirect;	/* 0 (none) or 12..256 */
-	unsigned int queue_buffer_kib;	/* bounce memory per queue; 0: auto */
-	int direct;			/* O_DIRECT where the store allows */
-	int persistent;			/* offer feature-persistent */
-	unsigned int pg_max;		/* persistent grants kept per queue */
-	unsigned int pg_timeout_s;	/* unused ones are unmapped after */
-	char run_dir[128];		/* control sockets */
+	char kinds[128];	       /* backend kinds claimed, "vbd3,vbd" */
+	int engine;		       /* enum blk_engine */
+	unsigned int max_queues;       /* 0: online CPUs */
+	unsigned int max_ring_order;   /* 0..4 */
+	unsigned int max_indirect;     /* 0 (none) or 12..256 */
+	unsigned int queue_buffer_kib; /* bounce memory per queue; 0: auto */
+	int direct;		       /* O_DIRECT where the store allows */
+	int persistent;		       /* offer feature-persistent */
+	unsigned int pg_max;	       /* persistent grants kept per queue */
+	unsigned int pg_timeout_s;     /* unused ones are unmapped after */
+	char run_dir[128];	       /* control sockets */
 	char log_level[16];
 };
 
@@ -71,14 +71,14 @@ const char *blk_engine_name(int engine);
 struct blk_store {
 	int fd;
 	int is_blkdev;
-	int readonly;			/* mode=r or a read-only store */
-	int direct;			/* opened O_DIRECT */
-	int cdrom;			/* device-type=cdrom */
-	uint64_t sectors;		/* size in 512-byte units */
-	unsigned int sector_size;	/* logical block size */
+	int readonly;		  /* mode=r or a read-only store */
+	int direct;		  /* opened O_DIRECT */
+	int cdrom;		  /* device-type=cdrom */
+	uint64_t sectors;	  /* size in 512-byte units */
+	unsigned int sector_size; /* logical block size */
 	unsigned int phys_sector_size;
-	int discard;			/* the store can discard */
-	int discard_secure;		/* ...securely (BLKSECDISCARD) */
+	int discard;			  /* the store can discard */
+	int discard_secure;		  /* ...securely (BLKSECDISCARD) */
 	unsigned int discard_granularity; /* bytes */
 	unsigned int discard_alignment;
 	char path[PATH_MAX];
@@ -93,7 +93,7 @@ int blk_store_open(struct blk_store *st, const char *name, const char *path,
 		   int readonly, int direct, char *err, size_t errlen);
 /* Re-read the size; 0 and *@changed = 1 if it differs. */
 int blk_store_refresh(struct blk_store *st, int *changed);
-void blk_store_close(struct blk_store *st);	/* safe twice */
+void blk_store_close(struct blk_store *st); /* safe twice */
 
 /* ---------------------------------------------------------- requests */
 /*
@@ -103,54 +103,54 @@ void blk_store_close(struct blk_store *st);	/* safe twice */
  */
 struct blkreq_seg {
 	uint32_t gref;
-	uint16_t off;			/* bytes within the granted page */
-	uint16_t len;			/* bytes, a multiple of 512 */
+	uint16_t off; /* bytes within the granted page */
+	uint16_t len; /* bytes, a multiple of 512 */
 };
 
 /* What blkreq_plan decided about a request. */
 enum blkreq_kind {
-	BLKREQ_RW,			/* READ or WRITE with segments */
-	BLKREQ_FLUSH,			/* FLUSH_DISKCACHE */
-	BLKREQ_BARRIER,			/* WRITE_BARRIER (maybe with data) */
+	BLKREQ_RW,	/* READ or WRITE with segments */
+	BLKREQ_FLUSH,	/* FLUSH_DISKCACHE */
+	BLKREQ_BARRIER, /* WRITE_BARRIER (maybe with data) */
 	BLKREQ_DISCARD,
-	BLKREQ_FAIL,			/* answer now with status */
+	BLKREQ_FAIL, /* answer now with status */
 };
 
 struct blkreq_limits {
-	uint64_t sectors;		/* disk size, < 2^54 (bytes fit off_t) */
+	uint64_t sectors; /* disk size, < 2^54 (bytes fit off_t) */
 	unsigned int sector_size;
-	unsigned int max_indirect;	/* advertised, 0 if none */
+	unsigned int max_indirect; /* advertised, 0 if none */
 	int readonly;
-	int discard;			/* advertised feature-discard */
+	int discard; /* advertised feature-discard */
 	int discard_secure;
-	int barrier;			/* advertised feature-barrier */
-	int flush;			/* advertised feature-flush-cache */
+	int barrier; /* advertised feature-barrier */
+	int flush;   /* advertised feature-flush-cache */
 };
 
 /* Causes of a failed request, for the statistics. */
 enum blkreq_err {
 	BLKREQ_E_NONE,
-	BLKREQ_E_OP,			/* unknown or not advertised op */
-	BLKREQ_E_SEGS,			/* segment count or bounds */
-	BLKREQ_E_RANGE,			/* outside the disk, or misaligned */
-	BLKREQ_E_RO,			/* write to a read-only disk */
-	BLKREQ_E_GRANT,			/* a grant copy failed */
-	BLKREQ_E_IO,			/* the store failed */
+	BLKREQ_E_OP,	/* unknown or not advertised op */
+	BLKREQ_E_SEGS,	/* segment count or bounds */
+	BLKREQ_E_RANGE, /* outside the disk, or misaligned */
+	BLKREQ_E_RO,	/* write to a read-only disk */
+	BLKREQ_E_GRANT, /* a grant copy failed */
+	BLKREQ_E_IO,	/* the store failed */
 	BLKREQ_E_NR,
 };
 
 struct blkreq_plan {
 	enum blkreq_kind kind;
-	uint8_t rsp_op;			/* the op the response carries */
-	uint8_t write;			/* data flows guest -> store */
-	uint8_t secure;			/* secure discard */
-	int16_t status;			/* BLKREQ_FAIL: BLKIF_RSP_* */
+	uint8_t rsp_op; /* the op the response carries */
+	uint8_t write;	/* data flows guest -> store */
+	uint8_t secure; /* secure discard */
+	int16_t status; /* BLKREQ_FAIL: BLKIF_RSP_* */
 	enum blkreq_err err;
 	uint64_t id;
-	uint64_t off;			/* bytes */
-	uint64_t len;			/* bytes (data, or discard range) */
+	uint64_t off; /* bytes */
+	uint64_t len; /* bytes (data, or discard range) */
 	unsigned int nr_segs;
-	unsigned int nr_ipages;		/* indirect pages to read first */
+	unsigned int nr_ipages; /* indirect pages to read first */
 };
 
 /*
@@ -175,9 +175,9 @@ void blkreq_plan_indirect(const void *ipages, const struct blkreq_limits *lim,
 struct blkq;
 
 /* Per-queue counters; read with blkq_stats() (a snapshot). */
-#define BLKQ_LAT_BUCKETS 24		/* log2 microseconds: <1us .. >4s */
+#define BLKQ_LAT_BUCKETS 24 /* log2 microseconds: <1us .. >4s */
 struct blkq_stats {
-	uint64_t reqs[8];		/* by class: read write flush barrier
+	uint64_t reqs[8]; /* by class: read write flush barrier
 					 * discard indirect-read indirect-write
 					 * other */
 	uint64_t sectors_read, sectors_written;
@@ -186,26 +186,26 @@ struct blkq_stats {
 	uint64_t lat[BLKQ_LAT_BUCKETS];
 	uint64_t gcopy_calls, gcopy_segs, submits, notifies;
 	uint64_t pgnt_maps, pgnt_hits, pgnt_full; /* persistent grants */
-	uint64_t events;		/* event-channel wakeups handled */
-	uint64_t events_idle;		/* ...that found no new request */
-	uint64_t storm_backoffs;	/* times the port was left masked */
+	uint64_t events;	 /* event-channel wakeups handled */
+	uint64_t events_idle;	 /* ...that found no new request */
+	uint64_t storm_backoffs; /* times the port was left masked */
 };
 
 struct blkq_cfg {
-	const char *name;		/* "vbd/1/51712 q0", for logs */
+	const char *name; /* "vbd/1/51712 q0", for logs */
 	unsigned int index;
-	unsigned int domid;		/* the frontend */
+	unsigned int domid; /* the frontend */
 	const uint32_t *ring_refs;
-	unsigned int ring_pages;	/* 1..16 */
-	uint32_t evtchn;		/* the frontend's port */
+	unsigned int ring_pages; /* 1..16 */
+	uint32_t evtchn;	 /* the frontend's port */
 	enum ring_blkif_abi abi;
-	const struct blk_store *store;	/* fd and geometry; outlives the queue */
+	const struct blk_store *store; /* fd and geometry; outlives the queue */
 	struct blkreq_limits lim;
-	const char *engine;		/* "uring", "aio", "null" */
-	int persistent;			/* map and keep the frontend's grants */
-	unsigned int pg_max;		/* at most this many kept mapped */
-	unsigned int pg_timeout_ms;	/* unused this long: unmapped */
-	size_t buffer_bytes;		/* bounce arena */
+	const char *engine;	    /* "uring", "aio", "null" */
+	int persistent;		    /* map and keep the frontend's grants */
+	unsigned int pg_max;	    /* at most this many kept mapped */
+	unsigned int pg_timeout_ms; /* unused this long: unmapped */
+	size_t buffer_bytes;	    /* bounce arena */
 	/*
 	 * Called on @ctl (the control thread) when the frontend broke the
 	 * ring (impossible producer index): the device must be stopped.
@@ -256,8 +256,8 @@ struct blkj_taken {
  * is left as it was for blkj_recover; otherwise *@found = 0 and it is
  * reset. 0/-errno. Control thread.
  */
-int blkj_open(const char *path, const struct blkj_key *key,
-	      unsigned int nslots, int adopt, struct blkj **out, int *found);
+int blkj_open(const char *path, const struct blkj_key *key, unsigned int nslots,
+	      int adopt, struct blkj **out, int *found);
 /* Close; with @clean (nothing in flight) the file is removed. NULL-safe. */
 void blkj_close(struct blkj *j, int clean);
 

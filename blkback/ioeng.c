@@ -102,8 +102,7 @@ void ioeng_drain(int efd)
 	(void)r;
 }
 
-int ioeng_run_sync(struct ioeng_slots *t, unsigned int s, int fd,
-		   int is_blkdev)
+int ioeng_run_sync(struct ioeng_slots *t, unsigned int s, int fd, int is_blkdev)
 {
 	struct ioeng_slot *sl = &t->slot[s];
 	const struct ioeng_io *io = &sl->io;
@@ -122,8 +121,8 @@ int ioeng_run_sync(struct ioeng_slots *t, unsigned int s, int fd,
 		char *p = (char *)io->buf + sl->done;
 		size_t left = io->len - sl->done;
 		off_t off = (off_t)(io->off + sl->done);
-		ssize_t r = io->op == IOENG_READ ? pread(fd, p, left, off) :
-						   pwrite(fd, p, left, off);
+		ssize_t r = io->op == IOENG_READ ? pread(fd, p, left, off)
+						 : pwrite(fd, p, left, off);
 
 		if (r < 0 && errno == EINTR)
 			continue;

@@ -26,33 +26,33 @@
 #include <stdint.h>
 
 enum ioeng_op {
-	IOENG_READ = 0,		/* buf <- [off, off + len) */
-	IOENG_WRITE = 1,	/* [off, off + len) <- buf */
-	IOENG_FLUSH = 2,	/* fdatasync: make completed writes durable */
-	IOENG_DISCARD = 3,	/* [off, off + len) reads back zeros afterwards:
+	IOENG_READ = 0,	      /* buf <- [off, off + len) */
+	IOENG_WRITE = 1,      /* [off, off + len) <- buf */
+	IOENG_FLUSH = 2,      /* fdatasync: make completed writes durable */
+	IOENG_DISCARD = 3,    /* [off, off + len) reads back zeros afterwards:
 				 * punch a hole in a file, BLKDISCARD on a device */
-	IOENG_SECDISCARD = 4,	/* as DISCARD, BLKSECDISCARD on a device */
+	IOENG_SECDISCARD = 4, /* as DISCARD, BLKSECDISCARD on a device */
 };
 
 struct ioeng_cfg {
-	int fd;			/* backing store; stays the caller's */
-	int is_blkdev;		/* a block device (discard by ioctl) */
-	unsigned int depth;	/* most I/Os staged + in flight at once */
-	void *buf;		/* the queue's bounce arena (page aligned) */
+	int fd;		    /* backing store; stays the caller's */
+	int is_blkdev;	    /* a block device (discard by ioctl) */
+	unsigned int depth; /* most I/Os staged + in flight at once */
+	void *buf;	    /* the queue's bounce arena (page aligned) */
 	size_t buf_len;
 };
 
 struct ioeng_io {
-	uint8_t op;		/* enum ioeng_op */
-	uint64_t len;		/* bytes; READ/WRITE at most 4 GiB - 1 */
-	uint64_t off;		/* byte offset in the store */
-	void *buf;		/* READ/WRITE: inside cfg.buf */
-	uint64_t tag;		/* handed back with the completion */
+	uint8_t op;   /* enum ioeng_op */
+	uint64_t len; /* bytes; READ/WRITE at most 4 GiB - 1 */
+	uint64_t off; /* byte offset in the store */
+	void *buf;    /* READ/WRITE: inside cfg.buf */
+	uint64_t tag; /* handed back with the completion */
 };
 
 struct ioeng_done {
 	uint64_t tag;
-	int res;		/* 0 when the whole I/O was done, else -errno */
+	int res; /* 0 when the whole I/O was done, else -errno */
 };
 
 struct ioeng;
@@ -135,31 +135,31 @@ const struct ioeng_ops *ioeng_find(const char *name);
 
 enum ioeng_slot_state {
 	IOENG_SLOT_FREE = 0,
-	IOENG_SLOT_STAGED,	/* on the staged list, waiting for ->submit() */
-	IOENG_SLOT_INFLIGHT,	/* the kernel owns it (set by the engine) */
-	IOENG_SLOT_CONT,	/* short transfer: on the cont list */
-	IOENG_SLOT_DONE,	/* in the sync FIFO, res waiting for ->reap() */
+	IOENG_SLOT_STAGED,   /* on the staged list, waiting for ->submit() */
+	IOENG_SLOT_INFLIGHT, /* the kernel owns it (set by the engine) */
+	IOENG_SLOT_CONT,     /* short transfer: on the cont list */
+	IOENG_SLOT_DONE,     /* in the sync FIFO, res waiting for ->reap() */
 };
 
 struct ioeng_slot {
 	struct ioeng_io io;
-	uint32_t done;		/* READ/WRITE: bytes transferred so far */
-	int res;		/* IOENG_SLOT_DONE: what ->reap() hands back */
+	uint32_t done; /* READ/WRITE: bytes transferred so far */
+	int res;       /* IOENG_SLOT_DONE: what ->reap() hands back */
 	enum ioeng_slot_state state;
 };
 
 struct ioeng_slots {
 	struct ioeng_slot *slot; /* depth of them */
 	unsigned int depth;
-	int efd;		/* nonblocking eventfd, for ->event_fd() */
-	unsigned int *idx;	/* one allocation for the four lists below */
-	unsigned int *free;	/* stack of free slots */
+	int efd;	    /* nonblocking eventfd, for ->event_fd() */
+	unsigned int *idx;  /* one allocation for the four lists below */
+	unsigned int *free; /* stack of free slots */
 	unsigned int nfree;
 	unsigned int *staged;
 	unsigned int nstaged;
 	unsigned int *cont;
 	unsigned int ncont;
-	unsigned int *sync;	/* FIFO of IOENG_SLOT_DONE slots */
+	unsigned int *sync; /* FIFO of IOENG_SLOT_DONE slots */
 	unsigned int sync_head, nsync;
 };
 
@@ -197,7 +197,8 @@ void ioeng_drain(int efd);
  * (@is_blkdev), else a hole punched in the file, which has no secure form.
  * Returns 0 or -errno.
  */
-int ioeng_discard(int fd, int is_blkdev, int secure, uint64_t off, uint64_t len);
+int ioeng_discard(int fd, int is_blkdev, int secure, uint64_t off,
+		  uint64_t len);
 
 /*
  * The blocking form of the I/O in slot @s of @t on @fd (a block device if
@@ -287,8 +288,7 @@ static inline int ioeng_slot_finish(struct ioeng_slots *t, unsigned int s,
 {
 	struct ioeng_slot *sl = &t->slot[s];
 
-	if (res >= 0 &&
-	    (sl->io.op == IOENG_READ || sl->io.op == IOENG_WRITE)) {
+	if (res >= 0 && (sl->io.op == IOENG_READ || sl->io.op == IOENG_WRITE)) {
 		uint32_t left = sl->io.len - sl->done;
 
 		if (res == 0 && left) {
@@ -328,9 +328,8 @@ static inline void ioeng_sync_push(struct ioeng_slots *t, unsigned int s,
  * Move up to @max completions from the sync FIFO into @done, oldest first,
  * releasing their slots. Returns the count.
  */
-static inline unsigned int ioeng_sync_pop(struct ioeng_slots *t,
-					  struct ioeng_done *done,
-					  unsigned int max)
+static inline unsigned int
+ioeng_sync_pop(struct ioeng_slots *t, struct ioeng_done *done, unsigned int max)
 {
 	unsigned int i;
 

@@ -27,14 +27,14 @@
 
 struct aio_eng {
 	io_context_t ctx;
-	int ctx_ok;		/* io_setup() succeeded: io_destroy() it */
-	int fd;			/* the caller's backing fd */
+	int ctx_ok; /* io_setup() succeeded: io_destroy() it */
+	int fd;	    /* the caller's backing fd */
 	int is_blkdev;
-	int no_fdsync;		/* IOCB_CMD_FDSYNC refused: fdatasync() */
+	int no_fdsync; /* IOCB_CMD_FDSYNC refused: fdatasync() */
 
-	struct ioeng_slots sl;	/* sl.efd rides on every iocb */
-	struct iocb *iocbs;	/* depth: slot s's is iocbs[s], .data = slot */
-	struct iocb **batch;	/* depth: one io_submit() argument */
+	struct ioeng_slots sl;	 /* sl.efd rides on every iocb */
+	struct iocb *iocbs;	 /* depth: slot s's is iocbs[s], .data = slot */
+	struct iocb **batch;	 /* depth: one io_submit() argument */
 	struct io_event *events; /* depth: one io_getevents() result */
 	unsigned int inflight;
 };
@@ -250,8 +250,7 @@ static int aio_submit(struct ioeng *e)
 	return (int)issued;
 }
 
-static int aio_reap(struct ioeng *e, struct ioeng_done *done,
-		    unsigned int max)
+static int aio_reap(struct ioeng *e, struct ioeng_done *done, unsigned int max)
 {
 	struct aio_eng *a = to_aio(e);
 	struct timespec zero = { 0, 0 };
@@ -275,7 +274,7 @@ static int aio_reap(struct ioeng *e, struct ioeng_done *done,
 			break;
 		for (i = 0; i < got; i++)
 			n += (unsigned int)aio_event(a, &a->events[i],
-						      &done[n]);
+						     &done[n]);
 	}
 	/* Failures here land in the sync FIFO and write the eventfd. */
 	nc = ioeng_cont_take(&a->sl, &list);

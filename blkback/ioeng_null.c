@@ -27,8 +27,8 @@
 struct null_eng {
 	int efd;
 	unsigned int depth;
-	uint64_t *tags;		/* FIFO of depth tags */
-	unsigned int head;	/* oldest complete tag */
+	uint64_t *tags;	   /* FIFO of depth tags */
+	unsigned int head; /* oldest complete tag */
 	unsigned int ndone;
 	unsigned int nstaged;
 };
@@ -109,8 +109,7 @@ static int null_submit(struct ioeng *e)
 	return (int)issued;
 }
 
-static int null_reap(struct ioeng *e, struct ioeng_done *done,
-		     unsigned int max)
+static int null_reap(struct ioeng *e, struct ioeng_done *done, unsigned int max)
 {
 	struct null_eng *n = to_null(e);
 	unsigned int i;

@@ -91,19 +91,19 @@ static const unsigned int ur_setups[] = {
 
 struct uring_eng {
 	struct io_uring ring;
-	int ring_ok;		/* ring set up: exit it on destroy */
-	unsigned int setup;	/* the ur_setups[] entry the kernel took */
-	int fd;			/* the caller's backing fd */
+	int ring_ok;	    /* ring set up: exit it on destroy */
+	unsigned int setup; /* the ur_setups[] entry the kernel took */
+	int fd;		    /* the caller's backing fd */
 	int is_blkdev;
 	int inline_io;		/* every I/O runs in ->submit() */
 	int sqe_fd;		/* 0 (fixed file index) or fd */
-	unsigned int sqe_flags;	/* IOSQE_FIXED_FILE or 0 */
+	unsigned int sqe_flags; /* IOSQE_FIXED_FILE or 0 */
 	int fixed_buf;		/* arena registered as fixed buffer 0 */
 	const char *buf;
 	size_t buf_len;
 
-	struct ioeng_slots sl;	/* slot = SQE user_data; sl.efd on the ring */
-	unsigned int inflight;	/* SQEs submitted, CQE not seen yet */
+	struct ioeng_slots sl; /* slot = SQE user_data; sl.efd on the ring */
+	unsigned int inflight; /* SQEs submitted, CQE not seen yet */
 };
 
 /*
@@ -357,8 +357,7 @@ static void ur_register(struct uring_eng *u, const struct ioeng_cfg *cfg)
 		struct iovec iov = { .iov_base = cfg->buf,
 				     .iov_len = cfg->buf_len };
 
-		u->fixed_buf =
-			io_uring_register_buffers(&u->ring, &iov, 1) == 0;
+		u->fixed_buf = !io_uring_register_buffers(&u->ring, &iov, 1);
 	}
 }
 

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BLKJ_MAGIC 0x6a6b6c62706b6231ull	/* "1bkpblkj" */
+#define BLKJ_MAGIC 0x6a6b6c62706b6231ull /* "1bkpblkj" */
 #define BLKJ_VERSION 1u
 
 enum { ENT_FREE = 0, ENT_TAKEN = 1 };
@@ -45,15 +45,15 @@ struct blkj_hdr {
 	struct blkj_key key;
 	uint32_t req_cons;
 	uint32_t push_base;
-	uint32_t push_n;		/* commit: an answer batch is being written */
+	uint32_t push_n; /* commit: an answer batch is being written */
 	uint32_t _pad;
 };
 
 struct blkj {
 	char path[PATH_MAX];
 	struct blkj_hdr *h;
-	struct blkj_ent *ent;		/* [nslots] */
-	struct blkj_push *push;		/* [nslots] */
+	struct blkj_ent *ent;	/* [nslots] */
+	struct blkj_push *push; /* [nslots] */
 	size_t bytes;
 	unsigned int nslots;
 };
@@ -61,7 +61,8 @@ struct blkj {
 static size_t blkj_size(unsigned int nslots)
 {
 	return sizeof(struct blkj_hdr) +
-	       (size_t)nslots * (sizeof(struct blkj_ent) + sizeof(struct blkj_push));
+	       (size_t)nslots *
+		       (sizeof(struct blkj_ent) + sizeof(struct blkj_push));
 }
 
 static void blkj_reset(struct blkj *j, const struct blkj_key *key)
@@ -73,8 +74,8 @@ static void blkj_reset(struct blkj *j, const struct blkj_key *key)
 	__atomic_store_n(&j->h->magic, BLKJ_MAGIC, __ATOMIC_RELEASE);
 }
 
-int blkj_open(const char *path, const struct blkj_key *key,
-	      unsigned int nslots, int adopt, struct blkj **out, int *found)
+int blkj_open(const char *path, const struct blkj_key *key, unsigned int nslots,
+	      int adopt, struct blkj **out, int *found)
 {
 	struct blkj *j = calloc(1, sizeof(*j));
 	struct stat sb;
@@ -150,9 +151,10 @@ int blkj_recover(struct blkj *j, struct ring_blkif_back *r,
 
 		if (rsp == base) {
 			/* Written (perhaps in part), never published: again. */
-			b->req_cons = base + n;	/* room for the answers */
+			b->req_cons = base + n; /* room for the answers */
 			for (uint32_t i = 0; i < n; i++) {
-				const struct ring_blkif_rsp *a = &j->push[i].rsp;
+				const struct ring_blkif_rsp *a =
+					&j->push[i].rsp;
 
 				if (ring_blkif_back_put_rsp(r, a->id, a->op,
 							    a->status))
@@ -191,7 +193,7 @@ int blkj_recover(struct blkj *j, struct ring_blkif_back *r,
 		if (e->state != ENT_TAKEN)
 			continue;
 		if (e->ring_idx - cons < req_prod - cons) {
-			e->state = ENT_FREE;	/* not taken after all */
+			e->state = ENT_FREE; /* not taken after all */
 			continue;
 		}
 		if (got == max)

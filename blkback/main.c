@@ -52,8 +52,8 @@ static const struct cfg_key blk_keys[] = {
 	  "offer persistent grants (feature-persistent)" },
 	{ "persistent-max-grants", CFG_UINT, BC(pg_max), 0, 0, 16384, NULL,
 	  "persistent grants kept mapped per queue" },
-	{ "persistent-timeout-s", CFG_UINT, BC(pg_timeout_s), 0, 1, 86400,
-	  NULL, "a persistent grant unused this long is unmapped" },
+	{ "persistent-timeout-s", CFG_UINT, BC(pg_timeout_s), 0, 1, 86400, NULL,
+	  "a persistent grant unused this long is unmapped" },
 	CFG_END,
 };
 
@@ -75,9 +75,10 @@ static int blkd_validate(void *arg, char *err, size_t errlen)
 
 	if (c->blk.max_indirect &&
 	    c->blk.max_indirect <= BLKIF_MAX_SEGMENTS_PER_REQUEST) {
-		snprintf(err, errlen, "max-indirect-segments: %u must be 0 or "
-			 "above %d", c->blk.max_indirect,
-			 BLKIF_MAX_SEGMENTS_PER_REQUEST);
+		snprintf(err, errlen,
+			 "max-indirect-segments: %u must be 0 or "
+			 "above %d",
+			 c->blk.max_indirect, BLKIF_MAX_SEGMENTS_PER_REQUEST);
 		return -EINVAL;
 	}
 	return 0;

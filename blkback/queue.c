@@ -44,10 +44,10 @@
 #include "common/log.h"
 #include "common/xen.h"
 
-#define BLKQ_BATCH 32		/* requests copied per sweep step */
-#define BLKQ_REAP 64		/* completions reaped per step */
-#define BLKQ_GCOPY_MAX 1024	/* grant-copy segments per call */
-#define PG_PURGE_MS 10000	/* how often unused persistent maps are aged */
+#define BLKQ_BATCH 32	    /* requests copied per sweep step */
+#define BLKQ_REAP 64	    /* completions reaped per step */
+#define BLKQ_GCOPY_MAX 1024 /* grant-copy segments per call */
+#define PG_PURGE_MS 10000   /* how often unused persistent maps are aged */
 
 /*
  * A persistent grant: a frontend page mapped once and kept while the
@@ -57,26 +57,26 @@
  */
 struct pgnt {
 	uint32_t gref;
-	int32_t next;			/* hash chain / free list, -1 ends */
+	int32_t next; /* hash chain / free list, -1 ends */
 	void *addr;
 	uint64_t used_ns;
 };
 
 enum slot_stage {
-	STAGE_IO,		/* the main I/O is in flight */
-	STAGE_FLUSH,		/* the fdatasync after a write is in flight */
+	STAGE_IO,    /* the main I/O is in flight */
+	STAGE_FLUSH, /* the fdatasync after a write is in flight */
 };
 
 struct blkq_slot {
 	struct blkreq_plan p;
-	struct blkreq_seg *segs;	/* q->segs + index * max_segs */
-	uint32_t apage;			/* first arena page */
-	uint32_t npages;		/* arena pages held (0: none) */
-	uint32_t ipage;			/* scratch page of its indirect pages */
+	struct blkreq_seg *segs; /* q->segs + index * max_segs */
+	uint32_t apage;		 /* first arena page */
+	uint32_t npages;	 /* arena pages held (0: none) */
+	uint32_t ipage;		 /* scratch page of its indirect pages */
 	uint8_t stage;
 	uint8_t copy_failed;
 	int16_t status;
-	uint64_t t0;			/* ns, for the latency histogram */
+	uint64_t t0; /* ns, for the latency histogram */
 };
 
 struct blkq {
@@ -90,14 +90,14 @@ struct blkq {
 	/* Xen handles: this queue's own, used by its thread only. */
 	struct xen_gnttab *xg;
 	struct xen_evtchn *xe;
-	int port;			/* our local port */
+	int port; /* our local port */
 	void *ring_addr;
 	unsigned int ring_pages;
 	struct ring_blkif_back ring;
 	struct loop_fd ev_lfd;
 	/* Event-storm back-off */
-	struct xen_evstorm storm;	/* counts on req_cons */
-	int masked_port;		/* left masked while backing off; -1 */
+	struct xen_evstorm storm; /* counts on req_cons */
+	int masked_port;	  /* left masked while backing off; -1 */
 	struct loop_timer storm_timer;
 
 	/* I/O */
@@ -106,30 +106,30 @@ struct blkq {
 	const struct ioeng_ops *eng_ops;
 	struct ioeng *eng;
 	struct loop_fd eng_lfd;
-	unsigned int nios;		/* engine I/Os in flight */
+	unsigned int nios; /* engine I/Os in flight */
 
 	/* Bounce arena: npages pages, a bitmap of the free ones. */
 	unsigned char *arena;
 	size_t arena_bytes;
 	uint32_t arena_pages;
-	uint64_t *arena_map;		/* bit set: page in use */
-	unsigned char *scratch;		/* indirect pages of one batch */
+	uint64_t *arena_map;	/* bit set: page in use */
+	unsigned char *scratch; /* indirect pages of one batch */
 
 	/*
 	 * Answers not yet on the ring: written to the shared slots only at
 	 * push, right before rsp_prod is published (see push_and_notify).
 	 */
 	struct ring_blkif_rsp *rsps;
-	uint32_t *rsp_slots;		/* their slots, freed once published */
+	uint32_t *rsp_slots; /* their slots, freed once published */
 	unsigned int nrsps;
 
 	/* The journal (NULL: none), and what a dead predecessor left. */
 	struct blkj *j;
 	struct ring_blkif_req *replay;
-	uint32_t *replay_idx;		/* their ring indexes */
-	uint32_t *replay_slot;		/* the slots they keep */
+	uint32_t *replay_idx;  /* their ring indexes */
+	uint32_t *replay_slot; /* the slots they keep */
 	unsigned int nreplay, replay_pos;
-	int replaying;			/* q->reqs came from q->replay */
+	int replaying; /* q->reqs came from q->replay */
 
 	/* Request slots: one per ring entry, a stack of free ones. */
 	struct blkq_slot *slots;
@@ -142,20 +142,20 @@ struct blkq {
 	/* Per sweep */
 	struct ring_blkif_req reqs[BLKQ_BATCH];
 	uint32_t reqs_idx[BLKQ_BATCH];	/* their ring indexes */
-	uint32_t reqs_slot[BLKQ_BATCH];	/* replayed: the slot each keeps */
+	uint32_t reqs_slot[BLKQ_BATCH]; /* replayed: the slot each keeps */
 	struct xen_gcopy *gc;
-	uint32_t *gc_slot;		/* which slot a segment belongs to */
+	uint32_t *gc_slot; /* which slot a segment belongs to */
 	unsigned int ngc;
 	struct ioeng_done done[BLKQ_REAP];
 	uint32_t follow[BLKQ_REAP];
 
 	/* Waits that stop fetching */
-	int wait_drain;			/* a barrier waits for nios == 0 */
-	int barrier_active;		/* a barrier runs alone */
-	int wait_mem;			/* the arena was full */
-	int broken;			/* the ring is unusable */
+	int wait_drain;	    /* a barrier waits for nios == 0 */
+	int barrier_active; /* a barrier runs alone */
+	int wait_mem;	    /* the arena was full */
+	int broken;	    /* the ring is unusable */
 	int stopping;
-	int staged;			/* I/Os staged, not submitted */
+	int staged; /* I/Os staged, not submitted */
 
 	/* Control plane hooks */
 	struct loop *ctl;
@@ -166,14 +166,14 @@ struct blkq {
 	int persistent;
 	struct pgnt *pg;
 	int32_t *pg_hash;
-	uint32_t pg_nhash;		/* power of two */
+	uint32_t pg_nhash; /* power of two */
 	int32_t pg_free;
 	unsigned int pg_n, pg_max;
 	uint64_t pg_timeout_ns;
 	struct loop_timer pg_timer;
 
 	struct blkq_stats st;
-	struct log_rl rl;		/* for everything a guest can cause */
+	struct log_rl rl; /* for everything a guest can cause */
 	/*
 	 * The clock, read once per batch (a fetch, a reap) rather than per
 	 * request: on a loaded host clock_gettime was 7 % of the null
@@ -263,7 +263,9 @@ static void slot_answer(struct blkq *q, struct blkq_slot *s, int16_t status,
 	 * there are never more of those than ring entries. */
 	if (q->nrsps < q->nslots) {
 		q->rsps[q->nrsps] = (struct ring_blkif_rsp){
-			.id = s->p.id, .op = s->p.rsp_op, .status = status,
+			.id = s->p.id,
+			.op = s->p.rsp_op,
+			.status = status,
 		};
 		q->rsp_slots[q->nrsps++] = slot_index(q, s);
 	} else {
@@ -434,8 +436,8 @@ static void pg_purge(struct blkq *q, uint64_t before_ns)
  */
 static void pg_age(struct loop_timer *t)
 {
-	struct blkq *q = (struct blkq *)((char *)t -
-					 offsetof(struct blkq, pg_timer));
+	struct blkq *q =
+		(struct blkq *)((char *)t - offsetof(struct blkq, pg_timer));
 	uint64_t now = now_ns();
 
 	if (now > q->pg_timeout_ns)
@@ -471,8 +473,8 @@ static void stage_io(struct blkq *q, struct blkq_slot *s, uint8_t op)
 		.op = op,
 		.len = s->p.len,
 		.off = s->p.off,
-		.buf = (op == IOENG_READ || op == IOENG_WRITE) ? slot_buf(q, s) :
-								  NULL,
+		.buf = (op == IOENG_READ || op == IOENG_WRITE) ? slot_buf(q, s)
+							       : NULL,
 		.tag = slot_index(q, s),
 	};
 	int rc = q->eng_ops->queue(q->eng, &io);
@@ -480,7 +482,8 @@ static void stage_io(struct blkq *q, struct blkq_slot *s, uint8_t op)
 	if (rc) {
 		/* Depth is sized for one I/O per slot: this is a bug or an
 		 * engine failure, answered as an I/O error. */
-		log_rl_err(&q->rl, q->name, "engine refused an I/O: %s", strerror(-rc));
+		log_rl_err(&q->rl, q->name, "engine refused an I/O: %s",
+			   strerror(-rc));
 		slot_answer(q, s, BLKIF_RSP_ERROR, BLKREQ_E_IO);
 		return;
 	}
@@ -523,8 +526,9 @@ static void start_io(struct blkq *q, struct blkq_slot *s)
 		if (!s->p.len)
 			slot_answer(q, s, BLKIF_RSP_OKAY, BLKREQ_E_NONE);
 		else
-			stage_io(q, s, s->p.secure ? IOENG_SECDISCARD :
-						     IOENG_DISCARD);
+			stage_io(q, s,
+				 s->p.secure ? IOENG_SECDISCARD
+					     : IOENG_DISCARD);
 		break;
 	default:
 		slot_answer(q, s, BLKIF_RSP_ERROR, BLKREQ_E_IO);
@@ -570,7 +574,7 @@ static void mark_broken(struct blkq *q, int err)
 		return;
 	q->broken = 1;
 	log_err(q->name, "frontend published an impossible ring index: "
-		"stopping the ring");
+			 "stopping the ring");
 	/* The control thread stops the device; we take nothing more. */
 	if (q->broken_fn)
 		q->broken_fn(q->broken_arg, q->index, err);
@@ -639,8 +643,8 @@ static void dispatch(struct blkq *q, unsigned int n)
 			s->ipage = ipage;
 			for (unsigned int k = 0; k < s->p.nr_ipages; k++)
 				gcopy_add(q, s, r->indirect_grefs[k], 0,
-					  q->scratch +
-						  (size_t)(ipage + k) * BLK_PAGE,
+					  q->scratch + (size_t)(ipage + k) *
+							       BLK_PAGE,
 					  BLK_PAGE, 0);
 			ipage += s->p.nr_ipages;
 			any_indirect = 1;
@@ -675,8 +679,8 @@ static void dispatch(struct blkq *q, unsigned int n)
 				batch[k] = NULL;
 				continue;
 			}
-			blkreq_plan_indirect(q->scratch +
-						     (size_t)s->ipage * BLK_PAGE,
+			blkreq_plan_indirect(q->scratch + (size_t)s->ipage *
+								  BLK_PAGE,
 					     &q->lim, &s->p, s->segs);
 			if (s->p.kind == BLKREQ_FAIL) {
 				slot_answer(q, s, s->p.status, s->p.err);
@@ -725,8 +729,8 @@ static int may_fetch(const struct blkq *q)
 static void sweep(struct blkq *q)
 {
 	while (may_fetch(q)) {
-		unsigned int room = q->nfree < BLKQ_BATCH ? q->nfree :
-							    BLKQ_BATCH;
+		unsigned int room = q->nfree < BLKQ_BATCH ? q->nfree
+							  : BLKQ_BATCH;
 		int n, rc;
 
 		if (!room && q->nrsps) {
@@ -735,7 +739,7 @@ static void sweep(struct blkq *q)
 			continue;
 		}
 		if (!room)
-			break;	/* every slot busy: a completion resumes */
+			break; /* every slot busy: a completion resumes */
 		if (q->replay_pos < q->nreplay) {
 			/* A dead predecessor's requests go first. */
 			n = (int)(q->nreplay - q->replay_pos);
@@ -800,13 +804,15 @@ static int complete(struct blkq *q)
 		struct blkq_slot *s;
 
 		if (q->done[i].tag >= q->nslots) {
-			log_err(q->name, "engine returned an unknown tag (bug)");
+			log_err(q->name,
+				"engine returned an unknown tag (bug)");
 			continue;
 		}
 		s = &q->slots[q->done[i].tag];
 		q->nios--;
 		if (q->done[i].res < 0) {
-			log_rl_warn(&q->rl, q->name, "I/O at %llu (+%llu) failed: %s",
+			log_rl_warn(&q->rl, q->name,
+				    "I/O at %llu (+%llu) failed: %s",
 				    (unsigned long long)s->p.off,
 				    (unsigned long long)s->p.len,
 				    strerror(-q->done[i].res));
@@ -815,8 +821,8 @@ static int complete(struct blkq *q)
 				q->barrier_active = 0;
 			continue;
 		}
-		if (s->stage == STAGE_IO &&
-		    (s->p.kind == BLKREQ_FLUSH || s->p.kind == BLKREQ_BARRIER)) {
+		if (s->stage == STAGE_IO && (s->p.kind == BLKREQ_FLUSH ||
+					     s->p.kind == BLKREQ_BARRIER)) {
 			/* The write is done: now make it durable. */
 			s->stage = STAGE_FLUSH;
 			stage_io(q, s, IOENG_FLUSH);
@@ -843,7 +849,7 @@ static int complete(struct blkq *q)
 			slot_answer(q, s, BLKIF_RSP_OKAY, BLKREQ_E_NONE);
 	}
 	clear_waits(q);
-	q->wait_mem = 0;	/* something was freed: try again */
+	q->wait_mem = 0; /* something was freed: try again */
 	submit(q);
 	push_and_notify(q);
 	if (!q->stopping)
@@ -883,8 +889,8 @@ static void on_engine(struct loop_fd *lfd, uint32_t events)
  * look at the ring, whatever happened meanwhile. */
 static void storm_over(struct loop_timer *t)
 {
-	struct blkq *q = (struct blkq *)((char *)t -
-					 offsetof(struct blkq, storm_timer));
+	struct blkq *q =
+		(struct blkq *)((char *)t - offsetof(struct blkq, storm_timer));
 
 	if (q->masked_port >= 0)
 		xen_evtchn_unmask(q->xe, (uint32_t)q->masked_port);
@@ -894,8 +900,8 @@ static void storm_over(struct loop_timer *t)
 
 static void on_event(struct loop_fd *lfd, uint32_t events)
 {
-	struct blkq *q = (struct blkq *)((char *)lfd -
-					 offsetof(struct blkq, ev_lfd));
+	struct blkq *q =
+		(struct blkq *)((char *)lfd - offsetof(struct blkq, ev_lfd));
 	int port = xen_evtchn_pending(q->xe);
 	unsigned int ms;
 
@@ -914,7 +920,8 @@ static void on_event(struct loop_fd *lfd, uint32_t events)
 	if (ms && !q->stopping &&
 	    !loop_timer_arm(q->loop, &q->storm_timer, ms, 0)) {
 		if (!q->st.storm_backoffs)
-			log_rl_warn(&q->rl, q->name, "event storm: %u wakeups "
+			log_rl_warn(&q->rl, q->name,
+				    "event storm: %u wakeups "
 				    "without work, backing off",
 				    XEN_EVSTORM_IDLE);
 		q->st.storm_backoffs++;
@@ -961,9 +968,9 @@ static void queue_free(struct blkq *q)
 static int queue_alloc(struct blkq *q, const struct blkq_cfg *cfg)
 {
 	unsigned int n = q->ring.b.nr_ents;
-	size_t ipages = (size_t)BLKQ_BATCH *
-			((q->max_segs + BLK_SEGS_PER_IPAGE - 1) /
-			 BLK_SEGS_PER_IPAGE);
+	size_t ipages =
+		(size_t)BLKQ_BATCH *
+		((q->max_segs + BLK_SEGS_PER_IPAGE - 1) / BLK_SEGS_PER_IPAGE);
 
 	q->nslots = n;
 	q->slots = calloc(n, sizeof(*q->slots));
@@ -978,8 +985,8 @@ static int queue_alloc(struct blkq *q, const struct blkq_cfg *cfg)
 	q->gc_slot = calloc(BLKQ_GCOPY_MAX, sizeof(*q->gc_slot));
 	q->scratch = aligned_alloc(BLK_PAGE, ipages * BLK_PAGE);
 	if (!q->slots || !q->free || !q->rsps || !q->rsp_slots || !q->replay ||
-	    !q->replay_idx || !q->replay_slot || !q->segs || !q->gc || !q->gc_slot ||
-	    !q->scratch)
+	    !q->replay_idx || !q->replay_slot || !q->segs || !q->gc ||
+	    !q->gc_slot || !q->scratch)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++) {
 		q->slots[i].segs = q->segs + (size_t)i * q->max_segs;
@@ -989,8 +996,9 @@ static int queue_alloc(struct blkq *q, const struct blkq_cfg *cfg)
 
 	q->arena_bytes = cfg->buffer_bytes & ~(size_t)(64 * BLK_PAGE - 1);
 	if (q->arena_bytes < (size_t)q->max_segs * BLK_PAGE)
-		q->arena_bytes = ((size_t)q->max_segs * BLK_PAGE + 64 * BLK_PAGE -
-				  1) & ~(size_t)(64 * BLK_PAGE - 1);
+		q->arena_bytes =
+			((size_t)q->max_segs * BLK_PAGE + 64 * BLK_PAGE - 1) &
+			~(size_t)(64 * BLK_PAGE - 1);
 	q->arena_pages = (uint32_t)(q->arena_bytes / BLK_PAGE);
 	q->arena = mmap(NULL, q->arena_bytes, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1025,8 +1033,8 @@ static int queue_alloc(struct blkq *q, const struct blkq_cfg *cfg)
  * cannot be taken back honestly: which ones were answered is lost, and
  * guessing would answer some twice and others never.
  */
-static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg,
-			 char *err, size_t errlen)
+static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg, char *err,
+			 size_t errlen)
 {
 	struct blkj_key key = {
 		.domid = cfg->domid,
@@ -1041,8 +1049,8 @@ static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg,
 	if (cfg->journal) {
 		memcpy(key.refs, cfg->ring_refs,
 		       cfg->ring_pages * sizeof(uint32_t));
-		rc = blkj_open(cfg->journal, &key, q->nslots, cfg->adopt,
-			       &q->j, &found);
+		rc = blkj_open(cfg->journal, &key, q->nslots, cfg->adopt, &q->j,
+			       &found);
 		if (rc) {
 			q->j = NULL;
 			snprintf(err, errlen, "cannot open the journal %s: %s",
@@ -1056,10 +1064,11 @@ static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg,
 		if (q->j)
 			blkj_cons(q->j, q->ring.b.req_cons);
 		if (cfg->adopt && req_prod != q->ring.b.req_cons) {
-			snprintf(err, errlen, "queue %u taken back with %u "
+			snprintf(err, errlen,
+				 "queue %u taken back with %u "
 				 "request(s) in flight and no journal of them: "
-				 "cannot answer them once each", cfg->index,
-				 req_prod - q->ring.b.req_cons);
+				 "cannot answer them once each",
+				 cfg->index, req_prod - q->ring.b.req_cons);
 			return -EPROTO;
 		}
 		return 0;
@@ -1067,7 +1076,8 @@ static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg,
 	rc = blkj_recover(q->j, &q->ring, q->replay, q->replay_idx,
 			  q->replay_slot, q->nslots, &again);
 	if (rc < 0) {
-		snprintf(err, errlen, "queue %u: the journal does not match "
+		snprintf(err, errlen,
+			 "queue %u: the journal does not match "
 			 "the ring: requests in flight cannot be recovered",
 			 cfg->index);
 		return rc;
@@ -1085,7 +1095,8 @@ static int queue_journal(struct blkq *q, const struct blkq_cfg *cfg,
 	}
 	if (again || rc)
 		log_info(q->name, "taken back: %u request(s) replayed%s", rc,
-			 again ? ", an interrupted answer batch published" : "");
+			 again ? ", an interrupted answer batch published"
+			       : "");
 	if (again)
 		xen_evtchn_notify(q->xe, (uint32_t)q->port);
 	return 0;
@@ -1106,8 +1117,8 @@ static void *queue_thread(void *arg)
 struct setup_msg {
 	struct blkq *q;
 	const struct ioeng_cfg *ecfg;
-	int eng_rc;		/* the engine's create() */
-	int rc;			/* watching the fds */
+	int eng_rc; /* the engine's create() */
+	int rc;	    /* watching the fds */
 };
 
 /*
@@ -1182,9 +1193,9 @@ int blkq_start(const struct blkq_cfg *cfg, struct blkq **out, char *err,
 	q->persistent = cfg->persistent && cfg->pg_max;
 	q->pg_max = cfg->pg_max;
 	q->pg_timeout_ns = (uint64_t)cfg->pg_timeout_ms * 1000000ull;
-	q->max_segs = q->lim.max_indirect > BLKIF_MAX_SEGMENTS_PER_REQUEST ?
-			      q->lim.max_indirect :
-			      BLKIF_MAX_SEGMENTS_PER_REQUEST;
+	q->max_segs = q->lim.max_indirect > BLKIF_MAX_SEGMENTS_PER_REQUEST
+			      ? q->lim.max_indirect
+			      : BLKIF_MAX_SEGMENTS_PER_REQUEST;
 	q->eng_ops = ioeng_find(cfg->engine);
 	if (!q->eng_ops) {
 		snprintf(err, errlen, "unknown I/O engine '%s'", cfg->engine);
@@ -1196,24 +1207,30 @@ int blkq_start(const struct blkq_cfg *cfg, struct blkq **out, char *err,
 	if (!rc)
 		rc = xen_evtchn_open(&q->xe);
 	if (rc) {
-		snprintf(err, errlen, "cannot open grant table / event "
-			 "channels: %s", strerror(-rc));
+		snprintf(err, errlen,
+			 "cannot open grant table / event "
+			 "channels: %s",
+			 strerror(-rc));
 		goto err_free;
 	}
 	rc = xen_gnttab_map(q->xg, cfg->domid, cfg->ring_pages, cfg->ring_refs,
 			    1, &q->ring_addr);
 	if (rc) {
 		q->ring_addr = NULL;
-		snprintf(err, errlen, "cannot map ring of queue %u (%u "
-			 "page(s), ref %u): %s", cfg->index, cfg->ring_pages,
-			 cfg->ring_refs[0], strerror(-rc));
+		snprintf(err, errlen,
+			 "cannot map ring of queue %u (%u "
+			 "page(s), ref %u): %s",
+			 cfg->index, cfg->ring_pages, cfg->ring_refs[0],
+			 strerror(-rc));
 		goto err_free;
 	}
 	rc = ring_blkif_back_attach(&q->ring, q->ring_addr, cfg->ring_pages,
 				    cfg->abi);
 	if (rc) {
-		snprintf(err, errlen, "ring of queue %u: impossible producer "
-			 "index at attach", cfg->index);
+		snprintf(err, errlen,
+			 "ring of queue %u: impossible producer "
+			 "index at attach",
+			 cfg->index);
 		goto err_free;
 	}
 	rc = xen_evtchn_bind(q->xe, cfg->domid, cfg->evtchn);

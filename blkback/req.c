@@ -112,14 +112,14 @@ void blkreq_plan(const struct ring_blkif_req *req,
 		 * Linux blkfront sends its REQ_PREFLUSH/FUA writes as this op
 		 * with the data segments attached; 0 segments is a pure flush.
 		 */
-		if (req->op == BLKIF_OP_WRITE_BARRIER ? !lim->barrier :
-							!lim->flush)
+		if (req->op == BLKIF_OP_WRITE_BARRIER ? !lim->barrier
+						      : !lim->flush)
 			return plan_fail(p, BLKIF_RSP_EOPNOTSUPP, BLKREQ_E_OP);
 		/* Linux blkback treats both as writes: refused read-only. */
 		if (lim->readonly)
 			return plan_fail(p, BLKIF_RSP_ERROR, BLKREQ_E_RO);
-		p->kind = req->op == BLKIF_OP_WRITE_BARRIER ? BLKREQ_BARRIER :
-							      BLKREQ_FLUSH;
+		p->kind = req->op == BLKIF_OP_WRITE_BARRIER ? BLKREQ_BARRIER
+							    : BLKREQ_FLUSH;
 		nseg = req->nr_segments;
 		if (nseg > BLKIF_MAX_SEGMENTS_PER_REQUEST)
 			return plan_fail(p, BLKIF_RSP_ERROR, BLKREQ_E_SEGS);
@@ -162,8 +162,8 @@ void blkreq_plan(const struct ring_blkif_req *req,
 		if (nseg < 1 || nseg > lim->max_indirect)
 			return plan_fail(p, BLKIF_RSP_ERROR, BLKREQ_E_SEGS);
 		p->nr_segs = nseg;
-		p->nr_ipages = (nseg + BLK_SEGS_PER_IPAGE - 1) /
-			       BLK_SEGS_PER_IPAGE;
+		p->nr_ipages =
+			(nseg + BLK_SEGS_PER_IPAGE - 1) / BLK_SEGS_PER_IPAGE;
 		/* Checked now, so the second pass needs only the length. */
 		if (req->sector_number > lim->sectors)
 			return plan_fail(p, BLKIF_RSP_ERROR, BLKREQ_E_RANGE);

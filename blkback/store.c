@@ -72,7 +72,8 @@ static void store_geometry(struct blk_store *st)
 		 */
 		st->discard = 1;
 		st->discard_granularity = st->phys_sector_size;
-		st->discard_secure = !st->readonly && store_can_secure_erase(st);
+		st->discard_secure = !st->readonly &&
+				     store_can_secure_erase(st);
 	} else {
 		/* Files: punching holes works on every filesystem we meet
 		 * (ext4, xfs, btrfs, tmpfs); 4 KiB is the block size. */
@@ -125,12 +126,15 @@ int blk_store_open(struct blk_store *st, const char *name, const char *path,
 			return rc;
 		}
 		if (direct)
-			log_info(name, "%s: O_DIRECT refused (%s), using the "
-				 "page cache", path, strerror(rc));
+			log_info(name,
+				 "%s: O_DIRECT refused (%s), using the "
+				 "page cache",
+				 path, strerror(rc));
 	}
 	if (fstat(st->fd, &sb)) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "cannot stat %s: %s", path,
+			 strerror(-rc));
 		goto err_close;
 	}
 	if (S_ISBLK(sb.st_mode)) {
@@ -144,7 +148,8 @@ int blk_store_open(struct blk_store *st, const char *name, const char *path,
 	st->readonly = readonly;
 	rc = store_size(st, &st->sectors);
 	if (rc) {
-		snprintf(err, errlen, "cannot size %s: %s", path, strerror(-rc));
+		snprintf(err, errlen, "cannot size %s: %s", path,
+			 strerror(-rc));
 		goto err_close;
 	}
 	store_geometry(st);

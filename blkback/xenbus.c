@@ -28,8 +28,8 @@
 #include "common/xen.h"
 
 struct blkdev {
-	struct blkdev *next;		/* blk_devices list */
-	uint64_t serial;		/* names it in cross-thread messages */
+	struct blkdev *next; /* blk_devices list */
+	uint64_t serial;     /* names it in cross-thread messages */
 	struct xbus_dev *dev;
 	struct blk_store store;
 	int store_open;
@@ -37,7 +37,7 @@ struct blkdev {
 	struct blkq *q[BLK_MAX_QUEUES];
 	unsigned int nq;
 	struct blkreq_limits lim;
-	int persistent;			/* negotiated for this connection */
+	int persistent; /* negotiated for this connection */
 	/* Counters of past connections, per queue index. */
 	struct blkq_stats past[BLK_MAX_QUEUES];
 	unsigned int npast;
@@ -66,8 +66,8 @@ static void blk_journal_path(struct xbus_dev *dev, unsigned int i, char *buf,
 			     size_t len)
 {
 	snprintf(buf, len, "%s/journal/%s.%u.%u.q%u", blk_conf->run_dir,
-		 xbus_dev_kind(dev), xbus_dev_fe_domid(dev), xbus_dev_devid(dev),
-		 i);
+		 xbus_dev_kind(dev), xbus_dev_fe_domid(dev),
+		 xbus_dev_devid(dev), i);
 }
 
 static int blk_probe(struct xbus_dev *dev)
@@ -84,7 +84,6 @@ static int blk_probe(struct xbus_dev *dev)
 	xbus_dev_set_priv(dev, b);
 	return 0;
 }
-
 
 /* ------------------------------------------------------------ the store */
 
@@ -175,8 +174,8 @@ static int blk_open_store(struct xbus_dev *dev, struct blkdev *b)
 	}
 	b->store.cdrom = b->cdrom;
 	b->store_open = 1;
-	log_info(xbus_dev_name(dev), "store %s: %llu sectors, %s%s%s",
-		 path, (unsigned long long)b->store.sectors,
+	log_info(xbus_dev_name(dev), "store %s: %llu sectors, %s%s%s", path,
+		 (unsigned long long)b->store.sectors,
 		 b->store.is_blkdev ? "block device" : "file",
 		 b->store.readonly ? ", read-only" : "",
 		 b->store.direct ? ", O_DIRECT" : "");
@@ -215,14 +214,15 @@ static void blk_changed(struct xbus_dev *dev, const char *path)
 	struct blkdev *b = xbus_dev_priv(dev);
 	const char *leaf = strrchr(path, '/');
 
-	if (!b || b->store_open || !leaf || xbus_dev_state(dev) != XBUS_INITWAIT)
+	if (!b || b->store_open || !leaf ||
+	    xbus_dev_state(dev) != XBUS_INITWAIT)
 		return;
 	leaf++;
 	if (strcmp(leaf, "physical-device-path") &&
 	    strcmp(leaf, "physical-device") && strcmp(leaf, "hotplug-status") &&
 	    strcmp(leaf, "params"))
 		return;
-	blk_open_store(dev, b);	/* a failure is fatal there, with its node */
+	blk_open_store(dev, b); /* a failure is fatal there, with its node */
 }
 
 /* ------------------------------------------------------------ connect */
@@ -272,7 +272,8 @@ static void blk_broken_msg(void *arg)
 	if (b && m->index < b->nq && b->q[m->index])
 		xbus_dev_fatal(b->dev, m->err,
 			       "queue %u: the frontend published more "
-			       "requests than the ring holds", m->index);
+			       "requests than the ring holds",
+			       m->index);
 	free(m);
 }
 
@@ -402,7 +403,8 @@ static int blk_write_connected(struct xbus_dev *dev, struct blkdev *b)
 		if (b->lim.discard) {
 			W("discard-granularity", "%u",
 			  b->store.discard_granularity);
-			W("discard-alignment", "%u", b->store.discard_alignment);
+			W("discard-alignment", "%u",
+			  b->store.discard_alignment);
 			W("discard-secure", "%d", b->lim.discard_secure);
 			W("feature-discard", "%d", 1);
 		}
@@ -516,10 +518,13 @@ static int blk_connect(struct xbus_dev *dev)
 		xbus_dev_fatal(dev, rc, "writing the disk's keys");
 		return rc;
 	}
-	log_info(xbus_dev_name(dev), "connected: %lu queue(s), ring order "
-		 "%lu, %s abi, engine %s%s", nq, order,
-		 abi == RING_BLKIF_ABI_X86_32 ? "x86_32" :
-		 abi == RING_BLKIF_ABI_X86_64 ? "x86_64" : "native",
+	log_info(xbus_dev_name(dev),
+		 "connected: %lu queue(s), ring order "
+		 "%lu, %s abi, engine %s%s",
+		 nq, order,
+		 abi == RING_BLKIF_ABI_X86_32	? "x86_32"
+		 : abi == RING_BLKIF_ABI_X86_64 ? "x86_64"
+						: "native",
 		 blk_engine_name(blk_conf->engine),
 		 b->persistent ? ", persistent grants" : "");
 	return 0;
@@ -594,12 +599,12 @@ void blk_check_resize(void)
 /* ------------------------------------------------------------ statistics */
 
 static const char *const class_names[8] = {
-	"read", "write", "flush", "barrier", "discard", "indirect_read",
-	"indirect_write", "other",
+	"read",	   "write",	    "flush",	      "barrier",
+	"discard", "indirect_read", "indirect_write", "other",
 };
 static const char *const err_names[BLKREQ_E_NR] = {
-	"none", "bad_op", "bad_segments", "bad_range", "read_only",
-	"grant", "io",
+	"none",	     "bad_op", "bad_segments", "bad_range",
+	"read_only", "grant",  "io",
 };
 
 static void dump_queue_json(FILE *out, unsigned int i,
@@ -609,8 +614,10 @@ static void dump_queue_json(FILE *out, unsigned int i,
 	for (int c = 0; c < 8; c++)
 		fprintf(out, "%s\"%s\":%llu", c ? "," : "", class_names[c],
 			(unsigned long long)st->reqs[c]);
-	fprintf(out, "},\"sectors_read\":%llu,\"sectors_written\":%llu,"
-		"\"errors\":{", (unsigned long long)st->sectors_read,
+	fprintf(out,
+		"},\"sectors_read\":%llu,\"sectors_written\":%llu,"
+		"\"errors\":{",
+		(unsigned long long)st->sectors_read,
 		(unsigned long long)st->sectors_written);
 	for (int e = 1; e < BLKREQ_E_NR; e++)
 		fprintf(out, "%s\"%s\":%llu", e > 1 ? "," : "", err_names[e],
@@ -620,7 +627,8 @@ static void dump_queue_json(FILE *out, unsigned int i,
 	for (int b = 0; b < BLKQ_LAT_BUCKETS; b++)
 		fprintf(out, "%s%llu", b ? "," : "",
 			(unsigned long long)st->lat[b]);
-	fprintf(out, "],\"grant_copy_calls\":%llu,\"grant_copy_segments\":"
+	fprintf(out,
+		"],\"grant_copy_calls\":%llu,\"grant_copy_segments\":"
 		"%llu,\"submits\":%llu,\"notifies\":%llu,"
 		"\"persistent_maps\":%llu,\"persistent_hits\":%llu,"
 		"\"persistent_full\":%llu,\"events\":%llu,\"events_idle\":%llu,"
@@ -661,21 +669,29 @@ static void dump_queue_text(FILE *out, unsigned int i,
 
 	for (int e = 1; e < BLKREQ_E_NR; e++)
 		errs += st->errors[e];
-	fprintf(out, "  q%u: read %llu write %llu flush %llu barrier %llu "
-		"discard %llu indirect %llu/%llu other %llu\n", i,
-		(unsigned long long)st->reqs[0], (unsigned long long)st->reqs[1],
-		(unsigned long long)st->reqs[2], (unsigned long long)st->reqs[3],
-		(unsigned long long)st->reqs[4], (unsigned long long)st->reqs[5],
-		(unsigned long long)st->reqs[6], (unsigned long long)st->reqs[7]);
-	fprintf(out, "      sectors read %llu written %llu, in flight %llu, "
+	fprintf(out,
+		"  q%u: read %llu write %llu flush %llu barrier %llu "
+		"discard %llu indirect %llu/%llu other %llu\n",
+		i, (unsigned long long)st->reqs[0],
+		(unsigned long long)st->reqs[1],
+		(unsigned long long)st->reqs[2],
+		(unsigned long long)st->reqs[3],
+		(unsigned long long)st->reqs[4],
+		(unsigned long long)st->reqs[5],
+		(unsigned long long)st->reqs[6],
+		(unsigned long long)st->reqs[7]);
+	fprintf(out,
+		"      sectors read %llu written %llu, in flight %llu, "
 		"latency p50 < %llu us p99 < %llu us\n",
 		(unsigned long long)st->sectors_read,
 		(unsigned long long)st->sectors_written,
 		(unsigned long long)st->inflight, lat_pct(st, 50),
 		lat_pct(st, 99));
 	if (st->storm_backoffs)
-		fprintf(out, "      event storm: %llu of %llu wakeups idle, "
-			"%llu back-offs\n", (unsigned long long)st->events_idle,
+		fprintf(out,
+			"      event storm: %llu of %llu wakeups idle, "
+			"%llu back-offs\n",
+			(unsigned long long)st->events_idle,
 			(unsigned long long)st->events,
 			(unsigned long long)st->storm_backoffs);
 	fprintf(out, "      errors %llu", (unsigned long long)errs);
@@ -719,13 +735,15 @@ void blk_dump_stats(FILE *out, int json)
 			json_str(out, name);
 			fprintf(out, ",\"store\":");
 			json_str(out, b->store.path);
-			fprintf(out, ",\"sectors\":%llu,\"connected\":%s,"
-				"\"queues\":[", (unsigned long long)b->store.sectors,
+			fprintf(out,
+				",\"sectors\":%llu,\"connected\":%s,"
+				"\"queues\":[",
+				(unsigned long long)b->store.sectors,
 				b->nq ? "true" : "false");
 		} else {
 			fprintf(out, "%s: %s, %llu sectors, %s, %u queue(s)\n",
-				name, b->store_open ? b->store.path :
-						      "(not open)",
+				name,
+				b->store_open ? b->store.path : "(not open)",
 				(unsigned long long)b->store.sectors,
 				b->nq ? "connected" : "not connected", b->nq);
 		}

@@ -85,9 +85,10 @@ int cfg_set(const struct cfg_key *keys, void *conf, const char *key,
 		v = strtoul(value, &end, 0);
 		if (!isdigit((unsigned char)value[0]) || *end || errno ||
 		    v < k->min || v > k->max) {
-			snprintf(err, errlen,
-				 "%s: bad value '%s' for '%s': want a number in %u..%u",
-				 where, value, key, k->min, k->max);
+			snprintf(
+				err, errlen,
+				"%s: bad value '%s' for '%s': want a number in %u..%u",
+				where, value, key, k->min, k->max);
 			return -EINVAL;
 		}
 		*(unsigned int *)(void *)field = (unsigned int)v;
@@ -109,8 +110,9 @@ int cfg_set(const struct cfg_key *keys, void *conf, const char *key,
 			}
 		}
 		cfg_choices(k, list, sizeof(list));
-		snprintf(err, errlen, "%s: bad value '%s' for '%s': want one of %s",
-			 where, value, key, list);
+		snprintf(err, errlen,
+			 "%s: bad value '%s' for '%s': want one of %s", where,
+			 value, key, list);
 		return -EINVAL;
 	}
 	snprintf(err, errlen, "%s: key '%s' has no type", where, key);
@@ -153,7 +155,8 @@ int cfg_set_arg(const struct cfg_key *keys, void *conf, const char *arg,
 	}
 	strcpy(buf, arg);
 	if (cfg_split(buf, &key, &value)) {
-		snprintf(err, errlen, "command line: '%s' is not key=value", arg);
+		snprintf(err, errlen, "command line: '%s' is not key=value",
+			 arg);
 		return -EINVAL;
 	}
 	return cfg_set(keys, conf, key, value, "command line", err, errlen);
@@ -188,7 +191,8 @@ int cfg_load(const struct cfg_key *keys, void *conf, const char *path,
 		if (!*trim(line))
 			continue;
 		if (cfg_split(line, &key, &value)) {
-			snprintf(err, errlen, "%s: expected 'key = value'", where);
+			snprintf(err, errlen, "%s: expected 'key = value'",
+				 where);
 			rc = -EINVAL;
 			break;
 		}
@@ -215,7 +219,8 @@ void cfg_print_help(const struct cfg_key *keys, FILE *f)
 				keys->min, keys->max, keys->help);
 			break;
 		case CFG_BOOL:
-			fprintf(f, "  %-24s yes|no  %s\n", keys->name, keys->help);
+			fprintf(f, "  %-24s yes|no  %s\n", keys->name,
+				keys->help);
 			break;
 		case CFG_ENUM:
 			cfg_choices(keys, list, sizeof(list));
@@ -223,7 +228,8 @@ void cfg_print_help(const struct cfg_key *keys, FILE *f)
 				keys->help);
 			break;
 		case CFG_STR:
-			fprintf(f, "  %-24s text  %s\n", keys->name, keys->help);
+			fprintf(f, "  %-24s text  %s\n", keys->name,
+				keys->help);
 			break;
 		}
 	}

@@ -16,23 +16,26 @@
 #include <stdio.h>
 
 enum cfg_type {
-	CFG_STR,	/* char[size] field; value must fit */
-	CFG_UINT,	/* unsigned int field, within [min, max] */
-	CFG_BOOL,	/* int field: 0/1, yes/no, true/false, on/off */
-	CFG_ENUM,	/* int field: index of the value in choices[] */
+	CFG_STR,  /* char[size] field; value must fit */
+	CFG_UINT, /* unsigned int field, within [min, max] */
+	CFG_BOOL, /* int field: 0/1, yes/no, true/false, on/off */
+	CFG_ENUM, /* int field: index of the value in choices[] */
 };
 
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
-	size_t offset;			/* of the field in the config struct */
-	size_t size;			/* CFG_STR: size of the char array */
-	unsigned int min, max;		/* CFG_UINT */
-	const char *const *choices;	/* CFG_ENUM: NULL-terminated */
-	const char *help;		/* one line, for --help and errors */
+	size_t offset;		    /* of the field in the config struct */
+	size_t size;		    /* CFG_STR: size of the char array */
+	unsigned int min, max;	    /* CFG_UINT */
+	const char *const *choices; /* CFG_ENUM: NULL-terminated */
+	const char *help;	    /* one line, for --help and errors */
 };
 
-#define CFG_END { .name = NULL }
+#define CFG_END                                                                \
+	{                                                                      \
+		.name = NULL                                                   \
+	}
 
 /*
  * Set one key from a string. @where names the origin for errors (e.g.

@@ -25,12 +25,12 @@
 #include "common/xbus.h"
 
 #define DAEMON_MAX_KINDS 8
-#define DAEMON_MAX_ARGS 64	/* --set, --log-level and def->opts together */
+#define DAEMON_MAX_ARGS 64 /* --set, --log-level and def->opts together */
 
 /* Option values for getopt_long beyond the characters of the short ones. */
 #define OPT_STATS 256
 #define OPT_JSON 257
-#define OPT_DEF 512		/* + index in def->opts */
+#define OPT_DEF 512 /* + index in def->opts */
 
 static const char *const sandbox_modes[] = { "off", "on", "log", NULL };
 
@@ -56,7 +56,7 @@ static const struct cfg_key common_keys[] = {
 
 /* One command-line setting, applied after the file in command-line order. */
 struct daemon_arg {
-	int what;		/* 'S' --set, 'l' --log-level, OPT_DEF + i */
+	int what; /* 'S' --set, 'l' --log-level, OPT_DEF + i */
 	const char *val;
 };
 
@@ -64,14 +64,14 @@ struct daemon {
 	const struct daemon_def *def;
 	void *conf;
 	struct daemon_conf *dc;
-	struct cfg_key *keys;		/* common_keys + def->keys */
+	struct cfg_key *keys; /* common_keys + def->keys */
 	struct loop *loop;
 	struct loop_fd sig;
 	struct loop_timer tick;
 	struct xbus *xb;
 	struct stats_srv *ctl;
 	struct super *sv;
-	int worker;			/* guest domid, or -1 */
+	int worker; /* guest domid, or -1 */
 	char kinds_buf[sizeof(((struct daemon_conf *)0)->kinds)];
 	const char *kinds[DAEMON_MAX_KINDS + 1];
 };
@@ -170,18 +170,23 @@ static void usage(FILE *f)
 {
 	const struct daemon_opt *o;
 
-	fprintf(f, "usage: %s [--config FILE] [--set KEY=VALUE]... [--single] "
-		   "[--log-level L] [--syslog]", D.def->name);
+	fprintf(f,
+		"usage: %s [--config FILE] [--set KEY=VALUE]... [--single] "
+		"[--log-level L] [--syslog]",
+		D.def->name);
 	for (o = D.def->opts; o && o->name; o++)
 		fprintf(f, " [--%s%s]", o->name, o->has_arg ? " ARG" : "");
-	fprintf(f, "\n       %s [--config FILE] [--set run-dir=DIR] --stats "
-		   "[--json]\n", D.def->name);
+	fprintf(f,
+		"\n       %s [--config FILE] [--set run-dir=DIR] --stats "
+		"[--json]\n",
+		D.def->name);
 	if (D.def->summary)
 		fprintf(f, "\n%s\n", D.def->summary);
-	fprintf(f, "\nThe configuration file is /etc/pvback/%s.conf unless "
-		   "--config names one;\n--set and --log-level override it. "
-		   "By default a supervisor runs one\nworker process per guest "
-		   "domain; --single serves every guest in one process.\n",
+	fprintf(f,
+		"\nThe configuration file is /etc/pvback/%s.conf unless "
+		"--config names one;\n--set and --log-level override it. "
+		"By default a supervisor runs one\nworker process per guest "
+		"domain; --single serves every guest in one process.\n",
 		D.def->name);
 	fprintf(f, "\nA worker restricts its event channels to its guest and "
 		   "runs under a seccomp\nallow-list (sandbox=on: a forbidden "
@@ -243,9 +248,8 @@ static struct option *build_options(const struct daemon_def *def)
 	memcpy(opts, fixed, sizeof(fixed));
 	for (i = 0; i < n; i++) {
 		opts[nfixed + i].name = def->opts[i].name;
-		opts[nfixed + i].has_arg = def->opts[i].has_arg ?
-						   required_argument :
-						   no_argument;
+		opts[nfixed + i].has_arg =
+			def->opts[i].has_arg ? required_argument : no_argument;
 		opts[nfixed + i].val = OPT_DEF + (int)i;
 	}
 	return opts;
@@ -332,8 +336,10 @@ static int validate(enum log_level *level)
 	int rc;
 
 	if (log_level_parse(D.dc->log_level, level)) {
-		fprintf(stderr, "%s: log-level: '%s' is not one of err, warn, "
-			"info, debug\n", name, D.dc->log_level);
+		fprintf(stderr,
+			"%s: log-level: '%s' is not one of err, warn, "
+			"info, debug\n",
+			name, D.dc->log_level);
 		return 2;
 	}
 	memcpy(D.kinds_buf, D.dc->kinds, sizeof(D.kinds_buf));
@@ -347,9 +353,11 @@ static int validate(enum log_level *level)
 		rc = sandbox_user_lookup(D.dc->user, &uid, &gid);
 		if (rc) {
 			fprintf(stderr, "%s: user: '%s': %s\n", name,
-				D.dc->user, rc == -ENOENT ? "no such user" :
-				rc == -EINVAL ? "is root: leave it empty to "
-						"stay root" : strerror(-rc));
+				D.dc->user,
+				rc == -ENOENT	? "no such user"
+				: rc == -EINVAL ? "is root: leave it empty to "
+						  "stay root"
+						: strerror(-rc));
 			return 2;
 		}
 	}
@@ -372,7 +380,8 @@ static int confine_worker(void)
 	if (def->pre_sandbox) {
 		rc = def->pre_sandbox(D.conf, (unsigned int)D.worker);
 		if (rc) {
-			log_err(NULL, "preparing the sandbox: %s", strerror(-rc));
+			log_err(NULL, "preparing the sandbox: %s",
+				strerror(-rc));
 			return rc;
 		}
 	}
@@ -397,8 +406,9 @@ static int confine_worker(void)
 		log_info(NULL, "sandbox %s, running as %s%s",
 			 sandbox_modes[D.dc->sandbox],
 			 D.dc->user[0] ? D.dc->user : "root",
-			 D.dc->user[0] && def->keep_caps ?
-				 " (keeping the capabilities it needs)" : "");
+			 D.dc->user[0] && def->keep_caps
+				 ? " (keeping the capabilities it needs)"
+				 : "");
 	return 0;
 }
 
@@ -478,8 +488,10 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 			break;
 		case 'w':
 			if (parse_domid(optarg, &D.worker)) {
-				fprintf(stderr, "%s: --worker: '%s' is not a "
-					"guest domid\n", def->name, optarg);
+				fprintf(stderr,
+					"%s: --worker: '%s' is not a "
+					"guest domid\n",
+					def->name, optarg);
 				goto out_free;
 			}
 			break;
@@ -524,7 +536,8 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 		goto out_free;
 
 	if (D.worker >= 0)
-		snprintf(ident, sizeof(ident), "%s[dom%d]", def->name, D.worker);
+		snprintf(ident, sizeof(ident), "%s[dom%d]", def->name,
+			 D.worker);
 	else
 		snprintf(ident, sizeof(ident), "%s", def->name);
 	log_setup(ident, use_syslog ? LOG_TO_SYSLOG : LOG_TO_STDERR, level);
@@ -560,8 +573,9 @@ int daemon_main(const struct daemon_def *def, int argc, char **argv)
 	if (def->describe)
 		def->describe(def->conf, what, sizeof(what));
 	log_info(NULL, "running (%s)%s%s, kinds %s",
-		 single ? "single process" :
-		 D.worker >= 0 ? "worker" : "supervisor",
+		 single		 ? "single process"
+		 : D.worker >= 0 ? "worker"
+				 : "supervisor",
 		 what[0] ? ", " : "", what, D.dc->kinds);
 	status = loop_run(D.loop) ? 1 : 0;
 out_stop:

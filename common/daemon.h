@@ -92,11 +92,11 @@ struct xbus_driver;
  * user empty): the daemon's own initialiser need not set them.
  */
 struct daemon_conf {
-	char kinds[128];	/* "kinds": backend kinds, comma-separated */
-	char run_dir[128];	/* "run-dir": control sockets */
-	char log_level[16];	/* "log-level": err, warn, info, debug */
-	int sandbox;		/* "sandbox": enum sandbox_mode */
-	char user[32];		/* "user": worker drops to it; "": stays root */
+	char kinds[128];    /* "kinds": backend kinds, comma-separated */
+	char run_dir[128];  /* "run-dir": control sockets */
+	char log_level[16]; /* "log-level": err, warn, info, debug */
+	int sandbox;	    /* "sandbox": enum sandbox_mode */
+	char user[32];	    /* "user": worker drops to it; "": stays root */
 };
 
 /*
@@ -106,10 +106,10 @@ struct daemon_conf {
  * fn prints why to stderr).
  */
 struct daemon_opt {
-	const char *name;	/* without "--" */
-	int has_arg;		/* 0: a flag; 1: takes a value */
-	const char *help;	/* one line for --help */
-	int (*fn)(void *conf, const char *arg);	/* @arg NULL for a flag */
+	const char *name; /* without "--" */
+	int has_arg;	  /* 0: a flag; 1: takes a value */
+	const char *help; /* one line for --help */
+	int (*fn)(void *conf, const char *arg); /* @arg NULL for a flag */
 };
 
 /*

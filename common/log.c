@@ -60,7 +60,7 @@ static void log_vmsg(enum log_level level, const char *prefix,
 		     const char *suffix, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
-	size_t len = 0, cap = sizeof(line) - 1;	/* room for '\n' */
+	size_t len = 0, cap = sizeof(line) - 1; /* room for '\n' */
 	int n;
 
 	if (log_cfg.target == LOG_TO_STDERR) {
@@ -69,10 +69,10 @@ static void log_vmsg(enum log_level level, const char *prefix,
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		n = snprintf(line, cap, "%02d:%02d:%02d.%03ld %s[%d] %s: ",
-			     tm.tm_hour, tm.tm_min, tm.tm_sec,
-			     ts.tv_nsec / 1000000, log_cfg.ident, (int)getpid(),
-			     level_names[level]);
+		n = snprintf(line, cap,
+			     "%02d:%02d:%02d.%03ld %s[%d] %s: ", tm.tm_hour,
+			     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+			     log_cfg.ident, (int)getpid(), level_names[level]);
 		len = n > 0 ? (size_t)n : 0;
 	}
 	if (prefix && len < cap) {
@@ -146,7 +146,8 @@ int log_rl_msg(struct log_rl *rl, enum log_level level, const char *prefix,
 	if (!log_enabled(level))
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	admit = log_rl_admit(rl, (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	admit = log_rl_admit(rl,
+			     (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	if (!admit)
 		return 0;
 	if (admit > 1)

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 enum log_level {
-	LOGL_ERR = 3,	/* same numbers as syslog's priorities */
+	LOGL_ERR = 3, /* same numbers as syslog's priorities */
 	LOGL_WARN = 4,
 	LOGL_INFO = 6,
 	LOGL_DEBUG = 7,
@@ -49,10 +49,10 @@ void log_msg(enum log_level level, const char *prefix, const char *fmt, ...)
 #define log_err(pfx, ...) log_msg(LOGL_ERR, pfx, __VA_ARGS__)
 #define log_warn(pfx, ...) log_msg(LOGL_WARN, pfx, __VA_ARGS__)
 #define log_info(pfx, ...) log_msg(LOGL_INFO, pfx, __VA_ARGS__)
-#define log_debug(pfx, ...)                                                  \
-	do {                                                                 \
-		if (log_enabled(LOGL_DEBUG))                                 \
-			log_msg(LOGL_DEBUG, pfx, __VA_ARGS__);               \
+#define log_debug(pfx, ...)                                                    \
+	do {                                                                   \
+		if (log_enabled(LOGL_DEBUG))                                   \
+			log_msg(LOGL_DEBUG, pfx, __VA_ARGS__);                 \
 	} while (0)
 
 /*

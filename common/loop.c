@@ -33,12 +33,12 @@ struct loop_msg {
 struct loop {
 	char name[32];
 	int epfd;
-	struct loop_fd wake;	/* eventfd: messages or stop */
+	struct loop_fd wake; /* eventfd: messages or stop */
 	volatile int stop;
 	pthread_t thread;
 	int running;
 
-	pthread_mutex_t lock;	/* protects head/tail only */
+	pthread_mutex_t lock; /* protects head/tail only */
 	struct loop_msg *head, *tail;
 
 	/* Fds deleted during the current batch (see the top comment). */
@@ -115,19 +115,21 @@ int loop_fd_mod(struct loop *loop, struct loop_fd *lfd, uint32_t events)
 
 int loop_fd_del(struct loop *loop, struct loop_fd *lfd)
 {
-	int rc = epoll_ctl(loop->epfd, EPOLL_CTL_DEL, lfd->fd, NULL) ? -errno : 0;
+	int rc = epoll_ctl(loop->epfd, EPOLL_CTL_DEL, lfd->fd, NULL) ? -errno
+								     : 0;
 
 	if (loop->in_batch && loop->ndeleted < LOOP_BATCH)
 		loop->deleted[loop->ndeleted++] = lfd;
 	else if (loop->in_batch)
-		loop->ndeleted = LOOP_BATCH + 1;	/* overflow: drop the batch */
+		loop->ndeleted = LOOP_BATCH + 1; /* overflow: drop the batch */
 	return rc;
 }
 
 static void loop_timer_fire(struct loop_fd *lfd, uint32_t events)
 {
-	struct loop_timer *t = (struct loop_timer *)((char *)lfd -
-		offsetof(struct loop_timer, lfd));
+	struct loop_timer *t =
+		(struct loop_timer *)((char *)lfd -
+				      offsetof(struct loop_timer, lfd));
 	uint64_t expirations;
 
 	if (read(lfd->fd, &expirations, sizeof(expirations)) !=
@@ -141,7 +143,8 @@ int loop_timer_arm(struct loop *loop, struct loop_timer *t, uint64_t first_ms,
 {
 	struct itimerspec its = {
 		.it_value = { first_ms / 1000, (first_ms % 1000) * 1000000 },
-		.it_interval = { period_ms / 1000, (period_ms % 1000) * 1000000 },
+		.it_interval = { period_ms / 1000,
+				 (period_ms % 1000) * 1000000 },
 	};
 	int rc;
 
@@ -185,8 +188,8 @@ static void loop_kick(struct loop *loop)
 
 static void loop_wake_read(struct loop_fd *lfd, uint32_t events)
 {
-	struct loop *loop = (struct loop *)((char *)lfd -
-		offsetof(struct loop, wake));
+	struct loop *loop =
+		(struct loop *)((char *)lfd - offsetof(struct loop, wake));
 	struct loop_msg *m;
 	uint64_t n;
 
@@ -229,7 +232,7 @@ int loop_run(struct loop *loop)
 			struct loop_fd *lfd = ev[i].data.ptr;
 
 			if (loop->ndeleted > LOOP_BATCH)
-				break;	/* too many deletions to track */
+				break; /* too many deletions to track */
 			for (j = 0; j < loop->ndeleted; j++)
 				if (loop->deleted[j] == lfd)
 					break;

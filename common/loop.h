@@ -27,7 +27,7 @@ struct loop_fd {
 /* A timer. Embed it in the owner; fn runs on the loop's thread. */
 struct loop_timer {
 	void (*fn)(struct loop_timer *t);
-	struct loop_fd lfd;	/* the timerfd */
+	struct loop_fd lfd; /* the timerfd */
 };
 
 /* Create a loop; it runs on whichever thread calls loop_run(). NULL/errno. */

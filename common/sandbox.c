@@ -38,7 +38,7 @@
 #include "common/log.h"
 #include "common/xen.h"
 
-#define SIGCANCEL 32	/* glibc's thread cancellation signal (__SIGRTMIN) */
+#define SIGCANCEL 32 /* glibc's thread cancellation signal (__SIGRTMIN) */
 
 /*
  * Allowed with any arguments: what the workers were seen to call once
@@ -51,31 +51,67 @@
 static const char *const allow_any[] = {
 	/* fds: rings' event channels, stores, sockets, the log; packets on
 	 * netbackd's TAPs (readv, writev) */
-	"read", "write", "readv", "writev", "close", "newfstatat",
+	"read",
+	"write",
+	"readv",
+	"writev",
+	"close",
+	"newfstatat",
 	/* stores and journals are opened when a guest connects; the journal
 	 * directory is made then (EEXIST), a journal sized, removed at the
 	 * end with the control socket */
-	"openat", "mkdir", "ftruncate", "unlink",
+	"openat",
+	"mkdir",
+	"ftruncate",
+	"unlink",
 	/* the loops: epoll, cross-thread messages, timers */
-	"epoll_create1", "epoll_ctl", "epoll_wait", "eventfd2",
-	"timerfd_create", "timerfd_settime",
+	"epoll_create1",
+	"epoll_ctl",
+	"epoll_wait",
+	"eventfd2",
+	"timerfd_create",
+	"timerfd_settime",
 	/* I/O engines: io_uring (queues set up at connect), libaio */
-	"io_uring_setup", "io_uring_enter", "io_uring_register", "io_setup",
-	"io_destroy", "io_submit", "io_getevents",
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
+	"io_setup",
+	"io_destroy",
+	"io_submit",
+	"io_getevents",
 	/* FLUSH (*: libaio without IOCB_CMD_FDSYNC), discard on files */
-	"fdatasync", "fsync", "fallocate",
+	"fdatasync",
+	"fsync",
+	"fallocate",
 	/* memory: malloc, bounce arenas, grant maps (mmap, mprotect: below) */
-	"munmap", "madvise", "mremap", "brk",
+	"munmap",
+	"madvise",
+	"mremap",
+	"brk",
 	/* queue threads (clone: below) */
-	"futex", "set_robust_list", "rseq", "exit", "exit_group",
+	"futex",
+	"set_robust_list",
+	"rseq",
+	"exit",
+	"exit_group",
 	/* signals: the loops' masks, a handler's return (*) (rt_sigaction,
 	 * tgkill: below) */
-	"rt_sigprocmask", "rt_sigreturn", "restart_syscall", "getpid",
+	"rt_sigprocmask",
+	"rt_sigreturn",
+	"restart_syscall",
+	"getpid",
 	/* the xenstore connection, the emulated Xen's handle sockets, the
 	 * control socket, syslog (*) (socket: below) */
-	"connect", "sendmsg", "recvmsg", "sendto", "accept4", "setsockopt",
+	"connect",
+	"sendmsg",
+	"recvmsg",
+	"sendto",
+	"accept4",
+	"setsockopt",
 	/* time (*) */
-	"clock_gettime", "clock_nanosleep", "nanosleep",
+	"clock_gettime",
+	"clock_nanosleep",
+	"nanosleep",
 	NULL,
 };
 
@@ -145,11 +181,12 @@ static int sc_add_filtered(scmp_filter_ctx ctx)
 	/* W^X: no new executable memory. */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC,
+					      0));
 	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect),
-				      1,
-				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+		rc = seccomp_rule_add(
+			ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+			SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	/* Unix sockets only (xenstore, syslog, the emulated Xen). */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
@@ -205,8 +242,9 @@ int sandbox_seccomp(enum sandbox_mode mode, const char *const *extra,
 		return 0;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	if (mode == SANDBOX_ON) {
-		log_warn(NULL, "sanitizer build: seccomp violations are logged, "
-			       "not fatal");
+		log_warn(NULL,
+			 "sanitizer build: seccomp violations are logged, "
+			 "not fatal");
 		mode = SANDBOX_LOG;
 	}
 #endif

@@ -48,8 +48,8 @@
 /* The `sandbox` key's values, in its order: off, on, log. */
 enum sandbox_mode {
 	SANDBOX_OFF,
-	SANDBOX_ON,	/* a forbidden syscall kills the process */
-	SANDBOX_LOG,	/* ...is allowed and logged by the kernel */
+	SANDBOX_ON,  /* a forbidden syscall kills the process */
+	SANDBOX_LOG, /* ...is allowed and logged by the kernel */
 };
 
 /*

@@ -68,9 +68,9 @@ static int read_line(int fd, char *buf, size_t len)
 
 static void on_accept(struct loop_fd *lfd, uint32_t events)
 {
-	struct stats_srv *s = (struct stats_srv *)((char *)lfd -
-						   offsetof(struct stats_srv,
-							    lfd));
+	struct stats_srv *s =
+		(struct stats_srv *)((char *)lfd -
+				     offsetof(struct stats_srv, lfd));
 	char req[128], *ans = NULL;
 	size_t anslen = 0;
 	FILE *out;
@@ -113,8 +113,8 @@ int stats_srv_create(struct loop *loop, const char *path,
 		goto err_free;
 	}
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(path, 0600) || listen(fd, 8)) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
+	    listen(fd, 8)) {
 		rc = -errno;
 		goto err_close;
 	}

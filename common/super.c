@@ -25,17 +25,17 @@
 #include "common/xbus.h"
 #include "common/xen.h"
 
-#define SUPER_QUICK_DEATH_MS 10000	/* a worker dying sooner backs off */
+#define SUPER_QUICK_DEATH_MS 10000 /* a worker dying sooner backs off */
 #define SUPER_BACKOFF_MIN_MS 100
 
 struct worker {
 	unsigned int fe;
-	pid_t pid;			/* 0: not running */
+	pid_t pid; /* 0: not running */
 	unsigned int starts;
-	unsigned int quick_deaths;	/* consecutive */
+	unsigned int quick_deaths; /* consecutive */
 	uint64_t started_ms;
-	uint64_t not_before_ms;		/* backoff: no start before this */
-	bool wanted;			/* scratch for a scan */
+	uint64_t not_before_ms; /* backoff: no start before this */
+	bool wanted;		/* scratch for a scan */
 };
 
 struct super {
@@ -44,7 +44,7 @@ struct super {
 	struct loop_fd watch_lfd;
 	struct loop_fd sig_lfd;
 	struct loop_timer retry;
-	struct loop_timer alive;	/* xenstored still there? */
+	struct loop_timer alive; /* xenstored still there? */
 	char **kinds;
 	unsigned int nkinds;
 	char *const *argv;
@@ -147,7 +147,8 @@ static int super_spawn(struct super *sv, struct worker *w)
 	w->pid = pid;
 	w->starts++;
 	w->started_ms = now_ms();
-	log_info(NULL, "worker for domain %u started (pid %d)", w->fe, (int)pid);
+	log_info(NULL, "worker for domain %u started (pid %d)", w->fe,
+		 (int)pid);
 	return 0;
 }
 
@@ -199,8 +200,8 @@ static void super_scan(struct super *sv)
 		for (i = 0; i < n; i++) {
 			errno = 0;
 			fe = strtoul(fes[i], &end, 10);
-			if (errno || *end || fes[i][0] < '0' || fes[i][0] > '9' ||
-			    fe > 0x7FEF)
+			if (errno || *end || fes[i][0] < '0' ||
+			    fes[i][0] > '9' || fe > 0x7FEF)
 				continue;
 			if (!super_has_devices(sv, sv->kinds[k], fes[i]))
 				continue;
@@ -216,7 +217,8 @@ static void super_scan(struct super *sv)
 			int rc = super_spawn(sv, w);
 
 			if (rc)
-				log_err(NULL, "cannot start a worker for domain %u: %s",
+				log_err(NULL,
+					"cannot start a worker for domain %u: %s",
 					w->fe, strerror(-rc));
 		}
 	}
@@ -225,8 +227,8 @@ static void super_scan(struct super *sv)
 
 static void super_retry(struct loop_timer *t)
 {
-	struct super *sv = (struct super *)((char *)t -
-		offsetof(struct super, retry));
+	struct super *sv =
+		(struct super *)((char *)t - offsetof(struct super, retry));
 
 	super_scan(sv);
 }
@@ -249,31 +251,38 @@ static void super_reap(struct super *sv)
 		w->pid = 0;
 		ran = now_ms() - w->started_ms;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-			log_info(NULL, "worker for domain %u (pid %d) exited: no devices left",
-				 w->fe, (int)pid);
+			log_info(
+				NULL,
+				"worker for domain %u (pid %d) exited: no devices left",
+				w->fe, (int)pid);
 			w->quick_deaths = 0;
 			continue;
 		}
 		if (WIFSIGNALED(status))
-			log_err(NULL, "worker for domain %u (pid %d) killed by signal %d (%s)%s after %llu ms",
+			log_err(NULL,
+				"worker for domain %u (pid %d) killed by signal %d (%s)%s after %llu ms",
 				w->fe, (int)pid, WTERMSIG(status),
 				strsignal(WTERMSIG(status)),
 				WCOREDUMP(status) ? ", core dumped" : "",
 				(unsigned long long)ran);
 		else
-			log_err(NULL, "worker for domain %u (pid %d) exited with status %d after %llu ms",
+			log_err(NULL,
+				"worker for domain %u (pid %d) exited with status %d after %llu ms",
 				w->fe, (int)pid, WEXITSTATUS(status),
 				(unsigned long long)ran);
 		if (ran < SUPER_QUICK_DEATH_MS) {
 			uint64_t delay = SUPER_BACKOFF_MIN_MS;
 			unsigned int j;
 
-			for (j = 0; j < w->quick_deaths && delay < sv->backoff_max_ms; j++)
+			for (j = 0;
+			     j < w->quick_deaths && delay < sv->backoff_max_ms;
+			     j++)
 				delay *= 2;
 			if (delay > sv->backoff_max_ms)
 				delay = sv->backoff_max_ms;
 			/* The first quick death restarts at once. */
-			w->not_before_ms = w->quick_deaths ? now_ms() + delay : 0;
+			w->not_before_ms = w->quick_deaths ? now_ms() + delay
+							   : 0;
 			w->quick_deaths++;
 		} else {
 			w->quick_deaths = 0;
@@ -285,8 +294,8 @@ static void super_reap(struct super *sv)
 
 static void super_signal(struct loop_fd *lfd, uint32_t events)
 {
-	struct super *sv = (struct super *)((char *)lfd -
-		offsetof(struct super, sig_lfd));
+	struct super *sv =
+		(struct super *)((char *)lfd - offsetof(struct super, sig_lfd));
 	struct signalfd_siginfo si;
 
 	while (read(lfd->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
@@ -299,13 +308,13 @@ static bool super_shallow(const struct super *sv, const char *path)
 {
 	int depth = xbus_backend_depth(sv->base, path);
 
-	return depth >= 0 && depth <= 2;	/* kind/fe/devid */
+	return depth >= 0 && depth <= 2; /* kind/fe/devid */
 }
 
 static void super_watch(struct loop_fd *lfd, uint32_t events)
 {
 	struct super *sv = (struct super *)((char *)lfd -
-		offsetof(struct super, watch_lfd));
+					    offsetof(struct super, watch_lfd));
 	char *path, *token;
 	void *mem;
 	bool scan = false;
@@ -324,7 +333,8 @@ static void super_watch(struct loop_fd *lfd, uint32_t events)
  * see the same loss and stop too). */
 static void super_alive_tick(struct loop_timer *t)
 {
-	struct super *sv = (struct super *)((char *)t - offsetof(struct super, alive));
+	struct super *sv =
+		(struct super *)((char *)t - offsetof(struct super, alive));
 	int rc = xen_store_alive(sv->xs);
 
 	if (!rc)
@@ -450,7 +460,8 @@ void super_destroy(struct super *sv, unsigned int grace_ms)
 		for (i = 0, alive = 0; i < sv->nw; i++) {
 			if (!sv->w[i].pid)
 				continue;
-			if (waitpid(sv->w[i].pid, &status, WNOHANG) == sv->w[i].pid)
+			if (waitpid(sv->w[i].pid, &status, WNOHANG) ==
+			    sv->w[i].pid)
 				sv->w[i].pid = 0;
 			else
 				alive++;
@@ -460,8 +471,10 @@ void super_destroy(struct super *sv, unsigned int grace_ms)
 	} while (alive && now_ms() < deadline);
 	for (i = 0; i < sv->nw; i++) {
 		if (sv->w[i].pid) {
-			log_warn(NULL, "worker for domain %u did not stop: killing it",
-				 sv->w[i].fe);
+			log_warn(
+				NULL,
+				"worker for domain %u did not stop: killing it",
+				sv->w[i].fe);
 			kill(sv->w[i].pid, SIGKILL);
 			waitpid(sv->w[i].pid, &status, 0);
 		}

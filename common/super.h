@@ -25,10 +25,10 @@
 struct super;
 
 struct super_cfg {
-	const char *const *kinds;	/* NULL-terminated backend kinds */
-	char *const *argv;		/* the daemon's own argv, NULL-terminated */
-	const char *exe;		/* path to exec; NULL: /proc/self/exe */
-	unsigned int backoff_max_ms;	/* 0: 30 s */
+	const char *const *kinds; /* NULL-terminated backend kinds */
+	char *const *argv;	  /* the daemon's own argv, NULL-terminated */
+	const char *exe;	  /* path to exec; NULL: /proc/self/exe */
+	unsigned int backoff_max_ms; /* 0: 30 s */
 };
 
 /* Start supervising on @loop's thread (also spawns the first workers). */

@@ -31,18 +31,18 @@ struct xbus_dev {
 	struct xbus *xb;
 	struct xbus_dev *next;
 	char kind[16];
-	char name[64];			/* kind/fe/devid */
+	char name[64]; /* kind/fe/devid */
 	char be_path[XBUS_PATH_MAX];
 	char fe_path[XBUS_PATH_MAX];
-	char err_path[XBUS_PATH_MAX];	/* our error node's directory */
+	char err_path[XBUS_PATH_MAX]; /* our error node's directory */
 	char watches[XBUS_DEV_WATCHES][XBUS_PATH_MAX];
 	unsigned int nwatches;
 	unsigned int fe_domid, devid;
-	enum xbus_state state;		/* what we last wrote */
-	bool probed;			/* drv->probe succeeded */
-	bool connected;			/* drv->connect succeeded, no disconnect yet */
-	bool broken;			/* fatal error: wait for the frontend to reset */
-	bool unregistered;		/* served no more; kept until the dir goes */
+	enum xbus_state state; /* what we last wrote */
+	bool probed;	       /* drv->probe succeeded */
+	bool connected;	       /* drv->connect succeeded, no disconnect yet */
+	bool broken;	       /* fatal error: wait for the frontend to reset */
+	bool unregistered;     /* served no more; kept until the dir goes */
 	bool dirty;
 	bool wrote_error;
 	void *priv;
@@ -53,17 +53,17 @@ struct xbus {
 	struct loop *loop;
 	struct xen_store *xs;
 	struct loop_fd watch_lfd;
-	struct loop_timer alive;	/* xenstored still there? */
+	struct loop_timer alive; /* xenstored still there? */
 	const struct xbus_driver *drv;
 	void *drv_arg;
 	char **kinds;
 	unsigned int nkinds;
 	int fe_domid;
 	unsigned int self;
-	char base[64];			/* /local/domain/<self> */
+	char base[64]; /* /local/domain/<self> */
 	struct xbus_dev *devs;
 	bool scan_pending;
-	bool destroying;		/* xbus_destroy: the daemon stops */
+	bool destroying; /* xbus_destroy: the daemon stops */
 };
 
 static void xbus_evaluate(struct xbus_dev *dev);
@@ -156,16 +156,18 @@ int xbus_dev_read_be(struct xbus_dev *dev, const char *node, char **val)
 {
 	char p[XBUS_PATH_MAX];
 
-	return join(p, dev->be_path, node) ?:
-		       xen_store_read(dev->xb->xs, XEN_TXN_NONE, p, val, NULL);
+	return join(p, dev->be_path, node)
+		       ?: xen_store_read(dev->xb->xs, XEN_TXN_NONE, p, val,
+					 NULL);
 }
 
 int xbus_dev_read_fe(struct xbus_dev *dev, const char *node, char **val)
 {
 	char p[XBUS_PATH_MAX];
 
-	return join(p, dev->fe_path, node) ?:
-		       xen_store_read(dev->xb->xs, XEN_TXN_NONE, p, val, NULL);
+	return join(p, dev->fe_path, node)
+		       ?: xen_store_read(dev->xb->xs, XEN_TXN_NONE, p, val,
+					 NULL);
 }
 
 int xbus_dev_read_be_uint(struct xbus_dev *dev, const char *node,
@@ -173,8 +175,9 @@ int xbus_dev_read_be_uint(struct xbus_dev *dev, const char *node,
 {
 	char p[XBUS_PATH_MAX];
 
-	return join(p, dev->be_path, node) ?:
-		       xen_store_read_uint(dev->xb->xs, XEN_TXN_NONE, p, max, v);
+	return join(p, dev->be_path, node)
+		       ?: xen_store_read_uint(dev->xb->xs, XEN_TXN_NONE, p, max,
+					      v);
 }
 
 int xbus_dev_read_fe_uint(struct xbus_dev *dev, const char *node,
@@ -182,12 +185,13 @@ int xbus_dev_read_fe_uint(struct xbus_dev *dev, const char *node,
 {
 	char p[XBUS_PATH_MAX];
 
-	return join(p, dev->fe_path, node) ?:
-		       xen_store_read_uint(dev->xb->xs, XEN_TXN_NONE, p, max, v);
+	return join(p, dev->fe_path, node)
+		       ?: xen_store_read_uint(dev->xb->xs, XEN_TXN_NONE, p, max,
+					      v);
 }
 
-int xbus_dev_write_be(struct xbus_dev *dev, const char *node,
-		      const char *fmt, ...)
+int xbus_dev_write_be(struct xbus_dev *dev, const char *node, const char *fmt,
+		      ...)
 {
 	char p[XBUS_PATH_MAX], val[256];
 	va_list ap;
@@ -198,8 +202,8 @@ int xbus_dev_write_be(struct xbus_dev *dev, const char *node,
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(val))
 		return -EINVAL;
-	return join(p, dev->be_path, node) ?:
-		       xen_store_write(dev->xb->xs, XEN_TXN_NONE, p, val);
+	return join(p, dev->be_path, node)
+		       ?: xen_store_write(dev->xb->xs, XEN_TXN_NONE, p, val);
 }
 
 /*
@@ -249,8 +253,9 @@ static int xbus_set_state(struct xbus_dev *dev, enum xbus_state s)
 	int rc = xbus_write_state(dev, s, NULL, NULL);
 
 	if (rc && rc != -ENOENT)
-		log_rl_warn(&dev->rl, dev->name, "cannot switch to state %d: %s",
-			    (int)s, strerror(-rc));
+		log_rl_warn(&dev->rl, dev->name,
+			    "cannot switch to state %d: %s", (int)s,
+			    strerror(-rc));
 	else if (!rc)
 		log_debug(dev->name, "state %d", (int)s);
 	return rc;
@@ -419,7 +424,7 @@ static void xbus_adopt(struct xbus *xb, const char *kind, unsigned int fe,
 	size_t base_len = strlen(xb->base);
 
 	if (xbus_read_state(xb, be_path, &bes) || bes == XBUS_UNKNOWN)
-		return;	/* not complete yet: the toolstack writes it last */
+		return; /* not complete yet: the toolstack writes it last */
 	if (!startup && bes != XBUS_INITIALISING)
 		return;
 	if (join(p, be_path, "frontend-id") ||
@@ -458,7 +463,8 @@ static void xbus_adopt(struct xbus *xb, const char *kind, unsigned int fe,
 		xbus_dev_free(dev);
 		goto out;
 	}
-	log_info(dev->name, "found in state %d, frontend %s", bes, dev->fe_path);
+	log_info(dev->name, "found in state %d, frontend %s", bes,
+		 dev->fe_path);
 	if (bes == XBUS_CLOSED &&
 	    (xbus_dev_read_be_uint(dev, "online", 1, &fe_id) || !fe_id)) {
 		/* Being removed by the toolstack: track it until it is gone. */
@@ -516,7 +522,8 @@ static void xbus_evaluate(struct xbus_dev *dev)
 	if (rc) {
 		/* A guest's own node: a lie is fatal for its device only. */
 		if (!dev->broken)
-			xbus_dev_fatal(dev, -EINVAL, "frontend state is not a state");
+			xbus_dev_fatal(dev, -EINVAL,
+				       "frontend state is not a state");
 		return;
 	}
 
@@ -524,7 +531,8 @@ static void xbus_evaluate(struct xbus_dev *dev)
 	case XBUS_INITIALISING:
 		if (bes == XBUS_CLOSED && online) {
 			/* kexec / kdump / reconnect: back to InitWait. */
-			log_info(dev->name, "frontend reset: prepare for reconnect");
+			log_info(dev->name,
+				 "frontend reset: prepare for reconnect");
 			xbus_disconnect(dev);
 			dev->broken = false;
 			xbus_to_initwait(dev);
@@ -543,8 +551,9 @@ static void xbus_evaluate(struct xbus_dev *dev)
 			if (rc) {
 				/* The driver may have said what was wrong. */
 				if (!dev->broken)
-					xbus_dev_fatal(dev, rc,
-						       "connecting to the frontend");
+					xbus_dev_fatal(
+						dev, rc,
+						"connecting to the frontend");
 				break;
 			}
 			dev->connected = true;
@@ -617,10 +626,12 @@ static void xbus_scan_fe(struct xbus *xb, const char *kind, unsigned int fe,
 	if (xen_store_ls(xb->xs, XEN_TXN_NONE, dir, &ids, &n))
 		return;
 	for (i = 0; i < n; i++) {
-		if (parse_id(ids[i], 0xFFFFFFFFUL, &devid) || join(p, dir, ids[i]))
+		if (parse_id(ids[i], 0xFFFFFFFFUL, &devid) ||
+		    join(p, dir, ids[i]))
 			continue;
 		if (!xbus_find(xb, p))
-			xbus_adopt(xb, kind, fe, (unsigned int)devid, p, startup);
+			xbus_adopt(xb, kind, fe, (unsigned int)devid, p,
+				   startup);
 	}
 	free(ids);
 }
@@ -634,8 +645,8 @@ static void xbus_scan(struct xbus *xb, bool startup)
 	xb->scan_pending = false;
 	for (k = 0; k < xb->nkinds; k++) {
 		if (xb->fe_domid >= 0) {
-			xbus_scan_fe(xb, xb->kinds[k], (unsigned int)xb->fe_domid,
-				     startup);
+			xbus_scan_fe(xb, xb->kinds[k],
+				     (unsigned int)xb->fe_domid, startup);
 			continue;
 		}
 		snprintf(dir, sizeof(dir), "%s/backend/%s", xb->base,
@@ -673,8 +684,8 @@ static bool xbus_shallow(const struct xbus *xb, const char *path)
 
 static void xbus_watch_ready(struct loop_fd *lfd, uint32_t events)
 {
-	struct xbus *xb = (struct xbus *)((char *)lfd -
-		offsetof(struct xbus, watch_lfd));
+	struct xbus *xb =
+		(struct xbus *)((char *)lfd - offsetof(struct xbus, watch_lfd));
 	struct xbus_dev *dev, *next;
 	char *path, *token;
 	void *mem;
@@ -710,7 +721,8 @@ static void xbus_watch_ready(struct loop_fd *lfd, uint32_t events)
  */
 static void xbus_alive_tick(struct loop_timer *t)
 {
-	struct xbus *xb = (struct xbus *)((char *)t - offsetof(struct xbus, alive));
+	struct xbus *xb =
+		(struct xbus *)((char *)t - offsetof(struct xbus, alive));
 	int rc = xen_store_alive(xb->xs);
 
 	if (!rc)
@@ -772,8 +784,8 @@ int xbus_create(struct loop *loop, const struct xbus_cfg *cfg,
 		goto err_close;
 	for (k = 0; k < xb->nkinds; k++) {
 		if (xb->fe_domid >= 0)
-			snprintf(path, sizeof(path), "%s/backend/%s/%d", xb->base,
-				 xb->kinds[k], xb->fe_domid);
+			snprintf(path, sizeof(path), "%s/backend/%s/%d",
+				 xb->base, xb->kinds[k], xb->fe_domid);
 		else
 			snprintf(path, sizeof(path), "%s/backend/%s", xb->base,
 				 xb->kinds[k]);

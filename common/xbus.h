@@ -62,7 +62,7 @@ struct xbus_dev;
 
 struct xbus_driver {
 	const char *name;
-	unsigned int flags;		/* XBUS_F_* */
+	unsigned int flags; /* XBUS_F_* */
 	int (*probe)(struct xbus_dev *dev);
 	int (*advertise)(struct xbus_dev *dev);
 	int (*connect)(struct xbus_dev *dev);
@@ -73,8 +73,8 @@ struct xbus_driver {
 };
 
 struct xbus_cfg {
-	const char *const *kinds;	/* NULL-terminated backend kinds */
-	int fe_domid;			/* one frontend domain, or -1 for all */
+	const char *const *kinds; /* NULL-terminated backend kinds */
+	int fe_domid;		  /* one frontend domain, or -1 for all */
 };
 
 /* How often xbus checks that xenstored is still there. */
@@ -87,7 +87,8 @@ struct xbus_cfg {
  * daemon cannot serve or tear down anything without it. 0/-errno.
  */
 int xbus_create(struct loop *loop, const struct xbus_cfg *cfg,
-		const struct xbus_driver *drv, void *drv_arg, struct xbus **out);
+		const struct xbus_driver *drv, void *drv_arg,
+		struct xbus **out);
 /* Disconnect and remove every device (their xenstore nodes stay), close. */
 void xbus_destroy(struct xbus *xb);
 
@@ -133,8 +134,8 @@ int xbus_dev_read_be_uint(struct xbus_dev *dev, const char *node,
 			  unsigned long max, unsigned long *v);
 int xbus_dev_read_fe_uint(struct xbus_dev *dev, const char *node,
 			  unsigned long max, unsigned long *v);
-int xbus_dev_write_be(struct xbus_dev *dev, const char *node,
-		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int xbus_dev_write_be(struct xbus_dev *dev, const char *node, const char *fmt,
+		      ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Watch @path (absolute, e.g. a frontend node) for this device; events call

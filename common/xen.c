@@ -87,7 +87,7 @@ int xen_store_read(struct xen_store *xs, xen_txn_t t, const char *path,
 	v = xs_read(xs->h, t, path, &n);
 	if (!v)
 		return neg_errno();
-	*val = v;	/* libxenstore NUL-terminates what it returns */
+	*val = v; /* libxenstore NUL-terminates what it returns */
 	if (len)
 		*len = n;
 	return 0;
@@ -165,7 +165,7 @@ int xen_store_ls(struct xen_store *xs, xen_txn_t t, const char *path,
 	v = xs_directory(xs->h, t, path, n);
 	if (!v)
 		return neg_errno();
-	*names = v;	/* one block: pointers then strings, as xen.h says */
+	*names = v; /* one block: pointers then strings, as xen.h says */
 	return 0;
 }
 
@@ -179,9 +179,9 @@ int xen_store_set_owner_reader(struct xen_store *xs, xen_txn_t t,
 	};
 
 	errno = 0;
-	return xs_set_permissions(xs->h, t, path, p, owner == reader ? 1 : 2) ?
-		       0 :
-		       neg_errno();
+	return xs_set_permissions(xs->h, t, path, p, owner == reader ? 1 : 2)
+		       ? 0
+		       : neg_errno();
 }
 
 int xen_store_txn_start(struct xen_store *xs, xen_txn_t *t)
@@ -203,8 +203,7 @@ int xen_store_watch(struct xen_store *xs, const char *path, const char *token)
 	return xs_watch(xs->h, path, token) ? 0 : neg_errno();
 }
 
-int xen_store_unwatch(struct xen_store *xs, const char *path,
-		      const char *token)
+int xen_store_unwatch(struct xen_store *xs, const char *path, const char *token)
 {
 	errno = 0;
 	return xs_unwatch(xs->h, path, token) ? 0 : neg_errno();
@@ -412,10 +411,9 @@ int xen_gnttab_map(struct xen_gnttab *xg, unsigned int domid, uint32_t count,
 
 	errno = 0;
 	/* The library's prototype takes a non-const array it never writes. */
-	p = xengnttab_map_domain_grant_refs(xg->h, count, domid,
-					    (uint32_t *)refs,
-					    writable ? PROT_READ | PROT_WRITE :
-						       PROT_READ);
+	p = xengnttab_map_domain_grant_refs(
+		xg->h, count, domid, (uint32_t *)refs,
+		writable ? PROT_READ | PROT_WRITE : PROT_READ);
 	if (!p)
 		return neg_errno();
 	*addr = p;
@@ -429,7 +427,8 @@ int xen_gnttab_unmap(struct xen_gnttab *xg, void *addr, uint32_t count)
 }
 
 void xen_gcopy_from_guest(struct xen_gcopy *seg, unsigned int domid,
-			  uint32_t ref, uint16_t offset, void *dst, uint16_t len)
+			  uint32_t ref, uint16_t offset, void *dst,
+			  uint16_t len)
 {
 	seg->source.foreign.ref = ref;
 	seg->source.foreign.offset = offset;
@@ -440,9 +439,8 @@ void xen_gcopy_from_guest(struct xen_gcopy *seg, unsigned int domid,
 	seg->status = GNTST_general_error;
 }
 
-void xen_gcopy_to_guest(struct xen_gcopy *seg, unsigned int domid,
-			uint32_t ref, uint16_t offset, const void *src,
-			uint16_t len)
+void xen_gcopy_to_guest(struct xen_gcopy *seg, unsigned int domid, uint32_t ref,
+			uint16_t offset, const void *src, uint16_t len)
 {
 	/* The library's segment has no const member for the local source. */
 	seg->source.virt = (void *)src;
@@ -460,18 +458,19 @@ int xen_gcopy_run(struct xen_gnttab *xg, struct xen_gcopy *segs, uint32_t n)
 		return 0;
 	errno = 0;
 	return xengnttab_grant_copy(xg->h, n,
-				    (xengnttab_grant_copy_segment_t *)segs) ?
-		       neg_errno() :
-		       0;
+				    (xengnttab_grant_copy_segment_t *)segs)
+		       ? neg_errno()
+		       : 0;
 }
 
 const char *xen_gntst_name(int16_t status)
 {
 	static const char *const names[] = {
-		"okay", "general_error", "bad_domain", "bad_gntref",
-		"bad_handle", "bad_virt_addr", "bad_dev_addr",
-		"no_device_space", "permission_denied", "bad_page",
-		"bad_copy_arg", "address_too_big", "eagain", "no_space",
+		"okay",		"general_error",   "bad_domain",
+		"bad_gntref",	"bad_handle",	   "bad_virt_addr",
+		"bad_dev_addr", "no_device_space", "permission_denied",
+		"bad_page",	"bad_copy_arg",	   "address_too_big",
+		"eagain",	"no_space",
 	};
 
 	if (status <= 0 && -status < (int)(sizeof(names) / sizeof(names[0])))

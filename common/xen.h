@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef uint32_t xen_txn_t;	/* a xenstore transaction; 0 = none */
+typedef uint32_t xen_txn_t; /* a xenstore transaction; 0 = none */
 #define XEN_TXN_NONE ((xen_txn_t)0)
 
 /* ------------------------------------------------------------ xenstore */
@@ -24,7 +24,7 @@ struct xen_store;
 
 /* Open a xenstore connection. Blocking calls; watches arrive on its fd. */
 int xen_store_open(struct xen_store **out);
-void xen_store_close(struct xen_store *xs);	/* NULL-safe */
+void xen_store_close(struct xen_store *xs); /* NULL-safe */
 
 /*
  * Read @path. On success *@val is a NUL-terminated malloc'd copy (free it)
@@ -42,7 +42,8 @@ int xen_store_read_uint(struct xen_store *xs, xen_txn_t t, const char *path,
 int xen_store_write(struct xen_store *xs, xen_txn_t t, const char *path,
 		    const char *val);
 int xen_store_printf(struct xen_store *xs, xen_txn_t t, const char *path,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		     const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 int xen_store_mkdir(struct xen_store *xs, xen_txn_t t, const char *path);
 /* Remove @path and everything below it; 0 if it was already gone. */
 int xen_store_rm(struct xen_store *xs, xen_txn_t t, const char *path);
@@ -95,7 +96,7 @@ int xen_evtchn_open(struct xen_evtchn **out);
  * guest (common/sandbox.c). Call before any thread opens a handle.
  */
 void xen_evtchn_restrict_opens(unsigned int domid);
-void xen_evtchn_close(struct xen_evtchn *xe);	/* NULL-safe; unbinds all */
+void xen_evtchn_close(struct xen_evtchn *xe); /* NULL-safe; unbinds all */
 /* Pollable fd; readable when a bound port is pending. */
 int xen_evtchn_fd(struct xen_evtchn *xe);
 /* Bind to @remote_port of @domid; returns the local port (>= 0) or -errno. */
@@ -129,9 +130,9 @@ int xen_evtchn_unmask(struct xen_evtchn *xe, uint32_t port);
 #define XEN_EVSTORM_MAX_MS 64
 
 struct xen_evstorm {
-	uint32_t work_at;	/* the work counter after the previous wakeup */
-	unsigned int idle;	/* idle wakeups in a row */
-	unsigned int ms;	/* the last back-off; 0: no storm */
+	uint32_t work_at;  /* the work counter after the previous wakeup */
+	unsigned int idle; /* idle wakeups in a row */
+	unsigned int ms;   /* the last back-off; 0: no storm */
 };
 
 /* Note a served wakeup; 1 if it found no work since the previous one. */
@@ -143,7 +144,7 @@ unsigned int xen_evstorm_backoff(struct xen_evstorm *s);
 struct xen_gnttab;
 
 int xen_gnttab_open(struct xen_gnttab **out);
-void xen_gnttab_close(struct xen_gnttab *xg);	/* NULL-safe */
+void xen_gnttab_close(struct xen_gnttab *xg); /* NULL-safe */
 int xen_gnttab_set_max_grants(struct xen_gnttab *xg, uint32_t count);
 /*
  * Map @count grants of @domid at contiguous addresses; *@addr on success.
@@ -170,16 +171,16 @@ struct xen_gcopy {
 	} source, dest;
 	uint16_t len;
 	uint16_t flags;
-	int16_t status;		/* per segment, after xen_gcopy_run: 0 ok */
+	int16_t status; /* per segment, after xen_gcopy_run: 0 ok */
 };
 
 /* Guest page (ref, offset) -> local buffer. @offset + @len <= 4096. */
 void xen_gcopy_from_guest(struct xen_gcopy *seg, unsigned int domid,
-			  uint32_t ref, uint16_t offset, void *dst, uint16_t len);
+			  uint32_t ref, uint16_t offset, void *dst,
+			  uint16_t len);
 /* Local buffer -> guest page (ref, offset). @offset + @len <= 4096. */
-void xen_gcopy_to_guest(struct xen_gcopy *seg, unsigned int domid,
-			uint32_t ref, uint16_t offset, const void *src,
-			uint16_t len);
+void xen_gcopy_to_guest(struct xen_gcopy *seg, unsigned int domid, uint32_t ref,
+			uint16_t offset, const void *src, uint16_t len);
 
 /*
  * Run @n segments in one call. 0 when the call ran: each segment's status is
@@ -195,7 +196,7 @@ const char *xen_gntst_name(int16_t status);
 struct xen_gntshr;
 
 int xen_gntshr_open(struct xen_gntshr **out);
-void xen_gntshr_close(struct xen_gntshr *xs);	/* NULL-safe */
+void xen_gntshr_close(struct xen_gntshr *xs); /* NULL-safe */
 /*
  * Allocate @count zeroed pages, grant them to @domid (read-only unless
  * @writable) and map them contiguously at *@addr; the grant references go to

@@ -35,7 +35,7 @@
 #include "common/xen.h"
 #include "ring/ring.h"
 
-#define CTRL_ROUNDS 4		/* ring sweeps per event before yielding */
+#define CTRL_ROUNDS 4 /* ring sweeps per event before yielding */
 #define CTRL_PAGE 4096u
 
 /* ------------------------------------------------------------ the ring */
@@ -52,23 +52,23 @@ struct nb_ctrl {
 	struct ring_netif_ctrl_back ring;
 	struct loop_fd lfd;
 	int watched;
-	int posted;			/* a sweep message is queued */
+	int posted; /* a sweep message is queued */
 	/* Event storms on the control channel (class 13), as the queues. */
-	struct xen_evstorm storm;	/* counts on req_cons */
+	struct xen_evstorm storm; /* counts on req_cons */
 	struct loop_timer storm_timer;
-	int masked;			/* the port, left masked meanwhile */
+	int masked; /* the port, left masked meanwhile */
 	struct nb_hash hash;
 	void (*apply)(void *arg, const struct nb_hash *h);
 	void *arg;
-	uint32_t ref, evtchn;		/* the ring a state file is for */
-	char state[PATH_MAX];		/* "": none */
+	uint32_t ref, evtchn; /* the ring a state file is for */
+	char state[PATH_MAX]; /* "": none */
 	struct nb_ctrl_stats st;
 	struct log_rl rl;
 };
 
 /* ------------------------------------------------------------ state file */
 
-#define CTRL_STATE_MAGIC 0x48425650u	/* "PVBH" */
+#define CTRL_STATE_MAGIC 0x48425650u /* "PVBH" */
 #define CTRL_STATE_VERSION 1u
 
 /*
@@ -82,7 +82,7 @@ struct ctrl_state {
 	uint32_t magic, version;
 	uint32_t domid, ref, evtchn, nq;
 	struct nb_hash hash;
-	uint32_t sum;			/* FNV-1a of everything before */
+	uint32_t sum; /* FNV-1a of everything before */
 };
 
 static uint32_t ctrl_state_sum(const struct ctrl_state *s)
@@ -139,9 +139,10 @@ static void ctrl_state_save(struct nb_ctrl *c)
 		close(fd);
 	}
 	if (n != (ssize_t)sizeof(s))
-		log_rl_warn(&c->rl, c->name, "cannot keep the hashing in %s "
-			    "(a restarted worker would lose it): %s", c->state,
-			    n < 0 ? strerror(errno) : "short write");
+		log_rl_warn(&c->rl, c->name,
+			    "cannot keep the hashing in %s "
+			    "(a restarted worker would lose it): %s",
+			    c->state, n < 0 ? strerror(errno) : "short write");
 }
 
 /*
@@ -194,7 +195,8 @@ static void ctrl_broken(struct nb_ctrl *c)
 {
 	c->st.broken = 1;
 	ctrl_unwatch(c);
-	log_rl_err(&c->rl, c->name, "the frontend published more control "
+	log_rl_err(&c->rl, c->name,
+		   "the frontend published more control "
 		   "messages than the ring holds: control ring stopped");
 }
 
@@ -219,8 +221,10 @@ static int ctrl_round(struct nb_ctrl *c)
 		c->st.msgs++;
 		if (rsp[i].status != XEN_NETIF_CTRL_STATUS_SUCCESS) {
 			c->st.errors++;
-			log_rl_warn(&c->rl, c->name, "control message type %u: "
-				    "status %u", req[i].type, rsp[i].status);
+			log_rl_warn(&c->rl, c->name,
+				    "control message type %u: "
+				    "status %u",
+				    req[i].type, rsp[i].status);
 		}
 	}
 	if (changed && c->apply) {
@@ -230,7 +234,7 @@ static int ctrl_round(struct nb_ctrl *c)
 	for (int i = 0; i < n; i++) {
 		if (ring_netif_ctrl_back_put_rsp(&c->ring, &rsp[i]))
 			log_err(c->name, "control response without a request "
-				"(bug)");
+					 "(bug)");
 	}
 	if (n && ring_back_push_rsp(&c->ring.b))
 		xen_evtchn_notify(c->xe, (uint32_t)c->port);
@@ -269,9 +273,9 @@ static void ctrl_sweep_msg(void *arg)
 /* The back-off is over: unmask (a pending event comes again), look. */
 static void ctrl_storm_over(struct loop_timer *t)
 {
-	struct nb_ctrl *c = (struct nb_ctrl *)((char *)t -
-					       offsetof(struct nb_ctrl,
-							storm_timer));
+	struct nb_ctrl *c =
+		(struct nb_ctrl *)((char *)t -
+				   offsetof(struct nb_ctrl, storm_timer));
 
 	c->masked = 0;
 	xen_evtchn_unmask(c->xe, (uint32_t)c->port);
@@ -281,8 +285,8 @@ static void ctrl_storm_over(struct loop_timer *t)
 
 static void ctrl_event(struct loop_fd *lfd, uint32_t events)
 {
-	struct nb_ctrl *c = (struct nb_ctrl *)((char *)lfd -
-					       offsetof(struct nb_ctrl, lfd));
+	struct nb_ctrl *c =
+		(struct nb_ctrl *)((char *)lfd - offsetof(struct nb_ctrl, lfd));
 	int port = xen_evtchn_pending(c->xe);
 	unsigned int ms;
 
@@ -300,7 +304,8 @@ static void ctrl_event(struct loop_fd *lfd, uint32_t events)
 	ms = xen_evstorm_backoff(&c->storm);
 	if (ms && !loop_timer_arm(c->loop, &c->storm_timer, ms, 0)) {
 		if (!c->st.storm_backoffs)
-			log_rl_warn(&c->rl, c->name, "event storm: %u wakeups "
+			log_rl_warn(&c->rl, c->name,
+				    "event storm: %u wakeups "
 				    "without work, backing off",
 				    XEN_EVSTORM_IDLE);
 		c->st.storm_backoffs++;
@@ -354,20 +359,25 @@ int nb_ctrl_start(const struct nb_ctrl_cfg *cfg, struct nb_ctrl **out,
 	if (!rc)
 		rc = xen_evtchn_open(&c->xe);
 	if (rc) {
-		snprintf(err, errlen, "control ring: cannot open grant table / "
-			 "event channels: %s", strerror(-rc));
+		snprintf(err, errlen,
+			 "control ring: cannot open grant table / "
+			 "event channels: %s",
+			 strerror(-rc));
 		goto err_free;
 	}
 	rc = xen_gnttab_map(c->xg, cfg->domid, 1, &cfg->ref, 1, &c->ring_addr);
 	if (rc) {
 		c->ring_addr = NULL;
-		snprintf(err, errlen, "cannot map the control ring (ref %u): "
-			 "%s", cfg->ref, strerror(-rc));
+		snprintf(err, errlen,
+			 "cannot map the control ring (ref %u): "
+			 "%s",
+			 cfg->ref, strerror(-rc));
 		goto err_free;
 	}
 	rc = ring_netif_ctrl_back_attach(&c->ring, c->ring_addr, 1);
 	if (rc) {
-		snprintf(err, errlen, "control ring: impossible producer index "
+		snprintf(err, errlen,
+			 "control ring: impossible producer index "
 			 "at attach");
 		goto err_free;
 	}
@@ -382,15 +392,18 @@ int nb_ctrl_start(const struct nb_ctrl_cfg *cfg, struct nb_ctrl **out,
 	c->lfd.fd = xen_evtchn_fd(c->xe);
 	rc = loop_fd_add(c->loop, &c->lfd, EPOLLIN);
 	if (rc) {
-		snprintf(err, errlen, "control ring: cannot watch its channel: "
-			 "%s", strerror(-rc));
+		snprintf(err, errlen,
+			 "control ring: cannot watch its channel: "
+			 "%s",
+			 strerror(-rc));
 		goto err_free;
 	}
 	c->watched = 1;
 	if (c->state[0] && cfg->adopt && ctrl_state_load(c)) {
-		log_info(c->name, "hashing as the previous worker left it "
-			 "(algorithm %u, %u mapping entries)", c->hash.alg,
-			 c->hash.size);
+		log_info(c->name,
+			 "hashing as the previous worker left it "
+			 "(algorithm %u, %u mapping entries)",
+			 c->hash.alg, c->hash.size);
 		if (c->apply)
 			c->apply(c->arg, &c->hash);
 	} else if (c->state[0]) {

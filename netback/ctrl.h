@@ -23,8 +23,7 @@
  * Copy @len (<= 4096) bytes from offset 0 of the frontend's grant @gref
  * into @dst. 0, or -errno (a bad grant).
  */
-typedef int (*nb_ctrl_copy_fn)(void *arg, uint32_t gref, void *dst,
-			       size_t len);
+typedef int (*nb_ctrl_copy_fn)(void *arg, uint32_t gref, void *dst, size_t len);
 
 /*
  * nb_ctrl_msg - act on the private copy @req for a vif of @nq queues whose
@@ -40,21 +39,21 @@ int nb_ctrl_msg(struct nb_hash *h, unsigned int nq,
 struct nb_ctrl;
 
 struct nb_ctrl_stats {
-	uint64_t msgs;			/* messages answered */
-	uint64_t errors;		/* ...with a status other than SUCCESS */
-	uint64_t broken;		/* 1: impossible index, ring stopped */
-	uint64_t events;		/* wakeups on its channel */
-	uint64_t events_idle;		/* ...that found no message */
-	uint64_t storm_backoffs;	/* times the channel was left masked */
+	uint64_t msgs;		 /* messages answered */
+	uint64_t errors;	 /* ...with a status other than SUCCESS */
+	uint64_t broken;	 /* 1: impossible index, ring stopped */
+	uint64_t events;	 /* wakeups on its channel */
+	uint64_t events_idle;	 /* ...that found no message */
+	uint64_t storm_backoffs; /* times the channel was left masked */
 };
 
 struct nb_ctrl_cfg {
-	const char *name;		/* for logs */
+	const char *name; /* for logs */
 	unsigned int domid;
-	uint32_t ref;			/* ctrl-ring-ref */
-	uint32_t evtchn;		/* event-channel-ctrl */
-	unsigned int nq;		/* the vif's queues */
-	struct loop *loop;		/* the control thread's */
+	uint32_t ref;	   /* ctrl-ring-ref */
+	uint32_t evtchn;   /* event-channel-ctrl */
+	unsigned int nq;   /* the vif's queues */
+	struct loop *loop; /* the control thread's */
 	/* A new configuration (on @loop's thread, after a batch). */
 	void (*apply)(void *arg, const struct nb_hash *h);
 	void *arg;

@@ -58,8 +58,7 @@ static uint32_t set_key(struct nb_hash *h, uint32_t gref, uint32_t len,
 	return XEN_NETIF_CTRL_STATUS_SUCCESS;
 }
 
-static uint32_t set_mapping_size(struct nb_hash *h, uint32_t size,
-				 int *changed)
+static uint32_t set_mapping_size(struct nb_hash *h, uint32_t size, int *changed)
 {
 	if (size > NB_HASH_MAPPING_MAX)
 		return XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;

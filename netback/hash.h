@@ -28,18 +28,18 @@
 #include "netback/pkt.h"
 
 #define NB_HASH_KEY_MAX 40	/* XEN_NETBK_MAX_HASH_KEY_SIZE */
-#define NB_HASH_MAPPING_MAX 128	/* XEN_NETBK_MAX_HASH_MAPPING_SIZE */
+#define NB_HASH_MAPPING_MAX 128 /* XEN_NETBK_MAX_HASH_MAPPING_SIZE */
 #define NB_HASH_FLAGS_ALL                                                      \
 	(XEN_NETIF_CTRL_HASH_TYPE_IPV4 | XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP |   \
 	 XEN_NETIF_CTRL_HASH_TYPE_IPV6 | XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP)
 
 /* What the frontend configured; all zero: no hashing (Linux's default). */
 struct nb_hash {
-	uint32_t alg;			/* XEN_NETIF_CTRL_HASH_ALGORITHM_* */
-	uint32_t flags;			/* XEN_NETIF_CTRL_HASH_TYPE_* */
-	uint8_t key[NB_HASH_KEY_MAX];	/* missing octets are zero */
-	uint32_t size;			/* mapping entries; 0: modulo */
-	uint32_t mapping[NB_HASH_MAPPING_MAX];	/* each < the queues */
+	uint32_t alg;		      /* XEN_NETIF_CTRL_HASH_ALGORITHM_* */
+	uint32_t flags;		      /* XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint8_t key[NB_HASH_KEY_MAX]; /* missing octets are zero */
+	uint32_t size;		      /* mapping entries; 0: modulo */
+	uint32_t mapping[NB_HASH_MAPPING_MAX]; /* each < the queues */
 };
 
 /*
@@ -104,10 +104,10 @@ static inline int nb_hash_frame(const struct nb_hash *h, const uint8_t *p,
 		return 0;
 	/* pkt_parse_l4 finds a whole TCP header of an unfragmented packet. */
 	tcp = !pkt_parse_l4(p, len, &l) && l.proto == PKT_PROTO_TCP &&
-	      (h->flags & (v6 ? XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP :
-				XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP));
-	if (!tcp && !(h->flags & (v6 ? XEN_NETIF_CTRL_HASH_TYPE_IPV6 :
-				       XEN_NETIF_CTRL_HASH_TYPE_IPV4)))
+	      (h->flags & (v6 ? XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP
+			      : XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP));
+	if (!tcp && !(h->flags & (v6 ? XEN_NETIF_CTRL_HASH_TYPE_IPV6
+				     : XEN_NETIF_CTRL_HASH_TYPE_IPV4)))
 		return 0;
 	/* Source and destination addresses, then the two ports. */
 	n = v6 ? 32 : 8;
@@ -118,11 +118,11 @@ static inline int nb_hash_frame(const struct nb_hash *h, const uint8_t *p,
 	}
 	*hash = nb_toeplitz(h->key, buf, n);
 	if (v6)
-		*type = tcp ? _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP :
-			      _XEN_NETIF_CTRL_HASH_TYPE_IPV6;
+		*type = tcp ? _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP
+			    : _XEN_NETIF_CTRL_HASH_TYPE_IPV6;
 	else
-		*type = tcp ? _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP :
-			      _XEN_NETIF_CTRL_HASH_TYPE_IPV4;
+		*type = tcp ? _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP
+			    : _XEN_NETIF_CTRL_HASH_TYPE_IPV4;
 	return 1;
 }
 
@@ -131,8 +131,8 @@ static inline int nb_hash_frame(const struct nb_hash *h, const uint8_t *p,
  * Linux's cleared skb hash) among @nq queues: the mapping table's entry,
  * or the hash modulo the queues without a table. Always < @nq.
  */
-static inline unsigned int nb_hash_queue(const struct nb_hash *h,
-					 uint32_t hash, unsigned int nq)
+static inline unsigned int nb_hash_queue(const struct nb_hash *h, uint32_t hash,
+					 unsigned int nq)
 {
 	unsigned int q;
 

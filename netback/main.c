@@ -116,15 +116,15 @@ static void netd_dump_stats(void *arg, FILE *out, int json)
  * (netd_presandbox); the filter allows Unix sockets only.
  */
 static const unsigned long netd_ioctls[] = {
-	TUNSETIFF,		/* create the TAP, attach a queue */
-	TUNSETVNETHDRSZ,	/* the virtio-net header's size */
-	TUNSETOFFLOAD,		/* what the frontend can take */
-	TUNSETPERSIST,		/* the TAP outlives a worker, not its vif */
+	TUNSETIFF,	 /* create the TAP, attach a queue */
+	TUNSETVNETHDRSZ, /* the virtio-net header's size */
+	TUNSETOFFLOAD,	 /* what the frontend can take */
+	TUNSETPERSIST,	 /* the TAP outlives a worker, not its vif */
 #ifdef TUNSETCARRIER
-	TUNSETCARRIER,		/* carrier follows the frontend */
+	TUNSETCARRIER, /* carrier follows the frontend */
 #endif
-	SIOCSIFHWADDR,		/* fe:ff:ff:ff:ff:ff, as Linux's vifs */
-	SIOCSIFMTU,		/* be/mtu */
+	SIOCSIFHWADDR, /* fe:ff:ff:ff:ff:ff, as Linux's vifs */
+	SIOCSIFMTU,    /* be/mtu */
 	0,
 };
 

@@ -26,12 +26,12 @@ const char *const netq_txdrop_names[NETQ_TXD_NR] = {
 	"slots", "size", "short", "grant", "csum", "port", "mcast_full",
 };
 const char *const netq_rxdrop_names[NETQ_RXD_NR] = {
-	"queue_full", "expired", "size", "grant", "mcast", "offload",
-	"disabled", "steer_full",
+	"queue_full", "expired", "size",     "grant",
+	"mcast",      "offload", "disabled", "steer_full",
 };
 const char *const netq_fatal_names[NETQ_F_NR] = {
-	"prod_index", "chain_runoff", "too_many_slots", "cross_page",
-	"bad_extra", "bad_gso",
+	"prod_index", "chain_runoff", "too_many_slots",
+	"cross_page", "bad_extra",    "bad_gso",
 };
 
 uint64_t netq_now_us(void)
@@ -152,8 +152,10 @@ void netq_fatal(struct netq *q, enum netq_fatal class)
 {
 	if (!q->disabled) {
 		q->st.fatal[class]++;
-		log_rl_err(&q->rl, q->name, "fatal frontend error (%s): "
-			   "disabling the vif", netq_fatal_names[class]);
+		log_rl_err(&q->rl, q->name,
+			   "fatal frontend error (%s): "
+			   "disabling the vif",
+			   netq_fatal_names[class]);
 	}
 	q->disabled = 1;
 	netq_port_unwatch(q);
@@ -188,8 +190,8 @@ static void serve_port(struct netq *q, int port)
  * look at the rings, whatever happened meanwhile. */
 static void storm_over(struct loop_timer *t)
 {
-	struct netq *q = (struct netq *)((char *)t -
-					 offsetof(struct netq, storm_timer));
+	struct netq *q =
+		(struct netq *)((char *)t - offsetof(struct netq, storm_timer));
 
 	q->storm_armed = 0;
 	if (q->masked_tx) {
@@ -212,7 +214,8 @@ static int storm_mask(struct netq *q, int port, unsigned int ms)
 			return 0;
 		q->storm_armed = 1;
 		if (!q->st.storm_backoffs)
-			log_rl_warn(&q->rl, q->name, "event storm: %u wakeups "
+			log_rl_warn(&q->rl, q->name,
+				    "event storm: %u wakeups "
 				    "without work, backing off",
 				    XEN_EVSTORM_IDLE);
 		q->st.storm_backoffs++;
@@ -227,8 +230,8 @@ static int storm_mask(struct netq *q, int port, unsigned int ms)
 
 static void on_event(struct loop_fd *lfd, uint32_t events)
 {
-	struct netq *q = (struct netq *)((char *)lfd -
-					 offsetof(struct netq, ev_lfd));
+	struct netq *q =
+		(struct netq *)((char *)lfd - offsetof(struct netq, ev_lfd));
 	int port = xen_evtchn_pending(q->xe);
 	unsigned int ms;
 
@@ -248,14 +251,14 @@ static void on_event(struct loop_fd *lfd, uint32_t events)
 
 static void on_steered(struct loop_fd *lfd, uint32_t events)
 {
-	netq_rx_steered((struct netq *)((char *)lfd -
-					offsetof(struct netq, xfer_lfd)));
+	netq_rx_steered(
+		(struct netq *)((char *)lfd - offsetof(struct netq, xfer_lfd)));
 }
 
 static void on_port(struct loop_fd *lfd, uint32_t events)
 {
-	netq_rx_port_ready((struct netq *)((char *)lfd -
-					   offsetof(struct netq, port_lfd)));
+	netq_rx_port_ready(
+		(struct netq *)((char *)lfd - offsetof(struct netq, port_lfd)));
 }
 
 static void on_credit(struct loop_timer *t)
@@ -408,24 +411,30 @@ int netq_start(const struct netq_cfg *cfg, struct netq **out, char *err,
 	if (!rc)
 		rc = xen_evtchn_open(&q->xe);
 	if (rc) {
-		snprintf(err, errlen, "cannot open grant table / event "
-			 "channels: %s", strerror(-rc));
+		snprintf(err, errlen,
+			 "cannot open grant table / event "
+			 "channels: %s",
+			 strerror(-rc));
 		goto err_free;
 	}
 	rc = xen_gnttab_map(q->xg, cfg->domid, 1, &cfg->tx_ref, 1,
 			    &q->tx_ring_addr);
 	if (rc) {
 		q->tx_ring_addr = NULL;
-		snprintf(err, errlen, "cannot map TX ring of queue %u (ref "
-			 "%u): %s", cfg->index, cfg->tx_ref, strerror(-rc));
+		snprintf(err, errlen,
+			 "cannot map TX ring of queue %u (ref "
+			 "%u): %s",
+			 cfg->index, cfg->tx_ref, strerror(-rc));
 		goto err_free;
 	}
 	rc = xen_gnttab_map(q->xg, cfg->domid, 1, &cfg->rx_ref, 1,
 			    &q->rx_ring_addr);
 	if (rc) {
 		q->rx_ring_addr = NULL;
-		snprintf(err, errlen, "cannot map RX ring of queue %u (ref "
-			 "%u): %s", cfg->index, cfg->rx_ref, strerror(-rc));
+		snprintf(err, errlen,
+			 "cannot map RX ring of queue %u (ref "
+			 "%u): %s",
+			 cfg->index, cfg->rx_ref, strerror(-rc));
 		goto err_free;
 	}
 	/* An impossible producer index at attach: -EIO, as Linux. */
@@ -433,8 +442,10 @@ int netq_start(const struct netq_cfg *cfg, struct netq **out, char *err,
 	if (!rc)
 		rc = ring_netif_rx_back_attach(&q->rx, q->rx_ring_addr, 1);
 	if (rc) {
-		snprintf(err, errlen, "queue %u: impossible producer index at "
-			 "attach", cfg->index);
+		snprintf(err, errlen,
+			 "queue %u: impossible producer index at "
+			 "attach",
+			 cfg->index);
 		goto err_free;
 	}
 	rc = xen_evtchn_bind(q->xe, cfg->domid, cfg->evtchn_tx);
@@ -447,8 +458,10 @@ int netq_start(const struct netq_cfg *cfg, struct netq **out, char *err,
 	if (cfg->evtchn_rx != cfg->evtchn_tx) {
 		rc = xen_evtchn_bind(q->xe, cfg->domid, cfg->evtchn_rx);
 		if (rc < 0) {
-			snprintf(err, errlen, "cannot bind event channel %u: "
-				 "%s", cfg->evtchn_rx, strerror(-rc));
+			snprintf(err, errlen,
+				 "cannot bind event channel %u: "
+				 "%s",
+				 cfg->evtchn_rx, strerror(-rc));
 			goto err_free;
 		}
 		q->port_rx = rc;

@@ -25,10 +25,10 @@
 /* ------------------------------------------------------------ guest TX */
 
 enum netq_tx_verdict {
-	NETQ_TX_OK,		/* a packet to copy and pass on */
-	NETQ_TX_DROP,		/* answer every slot with an error */
-	NETQ_TX_FATAL,		/* disable the vif; answer nothing */
-	NETQ_TX_MCAST,		/* an MCAST_ADD/DEL request, no packet */
+	NETQ_TX_OK,    /* a packet to copy and pass on */
+	NETQ_TX_DROP,  /* answer every slot with an error */
+	NETQ_TX_FATAL, /* disable the vif; answer nothing */
+	NETQ_TX_MCAST, /* an MCAST_ADD/DEL request, no packet */
 };
 
 /*
@@ -38,14 +38,14 @@ enum netq_tx_verdict {
  */
 struct netq_tx_plan {
 	enum netq_tx_verdict verdict;
-	int reason;			/* NETQ_TXD_* (DROP), NETQ_F_* (FATAL) */
-	unsigned int nslots;		/* ring slots it takes, extras included */
+	int reason;	     /* NETQ_TXD_* (DROP), NETQ_F_* (FATAL) */
+	unsigned int nslots; /* ring slots it takes, extras included */
 	unsigned int nextras;
-	unsigned int nfrags;		/* data slots after the first */
-	uint16_t total;			/* the packet's length */
-	uint16_t first_len;		/* bytes in the first slot */
-	uint16_t flags;			/* the first slot's NETTXF_* */
-	unsigned int extra_mask;	/* bit t: an extra of type t came */
+	unsigned int nfrags;	 /* data slots after the first */
+	uint16_t total;		 /* the packet's length */
+	uint16_t first_len;	 /* bytes in the first slot */
+	uint16_t flags;		 /* the first slot's NETTXF_* */
+	unsigned int extra_mask; /* bit t: an extra of type t came */
 	struct netif_extra_info extras[NB_EXTRA_TYPE_MAX - 1];
 };
 
@@ -61,8 +61,8 @@ void netq_tx_plan(const union ring_netif_tx_req *r, unsigned int avail,
 /* A packet of the current sweep. */
 struct netq_txpkt {
 	struct netq_tx_plan p;
-	uint32_t slot;			/* index of its first slot in txreqs */
-	uint32_t off;			/* its bytes in the TX arena */
+	uint32_t slot; /* index of its first slot in txreqs */
+	uint32_t off;  /* its bytes in the TX arena */
 	uint8_t copy_failed;
 };
 
@@ -70,12 +70,12 @@ struct netq_txpkt {
 
 /* A packet waiting for the frontend's buffers. */
 struct netq_rxpkt {
-	uint32_t off;			/* in the RX arena */
+	uint32_t off; /* in the RX arena */
 	uint32_t len;
-	uint64_t t_ms;			/* when it was queued */
+	uint64_t t_ms; /* when it was queued */
 	struct port_meta meta;
-	uint32_t hash;			/* for the HASH extra, if has_hash */
-	uint8_t hash_type;		/* _XEN_NETIF_CTRL_HASH_TYPE_* */
+	uint32_t hash;	   /* for the HASH extra, if has_hash */
+	uint8_t hash_type; /* _XEN_NETIF_CTRL_HASH_TYPE_* */
 	uint8_t has_hash;
 };
 
@@ -83,7 +83,7 @@ struct netq_rxpkt {
 
 /* What travels with a frame from one queue to another (xfer.c). */
 struct netq_xfer_hdr {
-	uint32_t len;			/* frame bytes after the header */
+	uint32_t len; /* frame bytes after the header */
 	uint32_t hash;
 	uint8_t hash_type;
 	uint8_t has_hash;
@@ -125,7 +125,7 @@ struct netq {
 	/* Xen handles: this queue's own, used by its thread only. */
 	struct xen_gnttab *xg;
 	struct xen_evtchn *xe;
-	int port_tx, port_rx;		/* local ports; equal if not split */
+	int port_tx, port_rx; /* local ports; equal if not split */
 	void *tx_ring_addr, *rx_ring_addr;
 	struct ring_netif_tx_back tx;
 	struct ring_netif_rx_back rx;
@@ -137,7 +137,7 @@ struct netq {
 	unsigned int pq;
 	struct loop_fd port_lfd;
 	int port_watched;
-	int port_paused;		/* RX queue full: port not read */
+	int port_paused; /* RX queue full: port not read */
 
 	struct netq_features feat;
 	struct netq_mcast *mcast;
@@ -149,17 +149,17 @@ struct netq {
 	unsigned int nq;
 	struct loop_fd xfer_lfd;
 	int xfer_watched;
-	uint32_t xfer_dirty;		/* queues to wake after a batch */
+	uint32_t xfer_dirty; /* queues to wake after a batch */
 
 	/* Event-storm back-off (XSA-332), as blkback/queue.c. */
-	struct xen_evstorm storm;	/* counts on TX + RX req_cons */
-	int masked_tx, masked_rx;	/* ports left masked */
+	struct xen_evstorm storm; /* counts on TX + RX req_cons */
+	int masked_tx, masked_rx; /* ports left masked */
 	struct loop_timer storm_timer;
 	int storm_armed;
 
 	/* Grant copies of one sweep (TX) or one flush (RX). */
 	struct xen_gcopy *gc;
-	uint32_t *gc_who;		/* TX: packet; RX: response index */
+	uint32_t *gc_who; /* TX: packet; RX: response index */
 	unsigned int ngc, gc_max;
 
 	/* Guest TX: the slots of one sweep, its packets, their bytes. */
@@ -169,7 +169,7 @@ struct netq {
 	size_t tx_arena_bytes;
 
 	/* Credit-based rate limit on guest TX (Linux's tx_credit_*). */
-	uint64_t credit_bytes;		/* 0: unlimited */
+	uint64_t credit_bytes; /* 0: unlimited */
 	uint64_t credit_usec;
 	uint64_t remaining_credit;
 	uint64_t window_start_us;
@@ -178,26 +178,26 @@ struct netq {
 
 	/* Guest RX: the bounded queue (a descriptor ring over an arena). */
 	struct netq_rxpkt *rxq;
-	unsigned int rxq_size;		/* descriptors (power of two) */
+	unsigned int rxq_size; /* descriptors (power of two) */
 	unsigned int rxq_max_pkts;
 	size_t rxq_max_bytes;
-	uint32_t rxq_head, rxq_tail;	/* free-running */
+	uint32_t rxq_head, rxq_tail; /* free-running */
 	size_t rxq_bytes;
 	unsigned char *rx_arena;
 	size_t rx_arena_bytes;
-	size_t rx_arena_tail;		/* where the next packet goes */
-	unsigned char *rx_scratch;	/* reads that are dropped */
+	size_t rx_arena_tail;	   /* where the next packet goes */
+	unsigned char *rx_scratch; /* reads that are dropped */
 	unsigned int rx_drain_ms;
 	struct loop_timer drain_timer;
 	int drain_armed;
-	int rx_waiting;			/* armed req_event for buffers */
+	int rx_waiting; /* armed req_event for buffers */
 	unsigned int rx_stall_ms;
-	uint64_t rx_stall_since;	/* ms: first wait without progress */
+	uint64_t rx_stall_since; /* ms: first wait without progress */
 	int rx_stalled;
 	struct netif_rx_request *rxreqs;
 	union ring_netif_rx_rsp *rxrsps;
 
-	int disabled;			/* the vif is disabled: serve nothing */
+	int disabled; /* the vif is disabled: serve nothing */
 	int fatal_sent;
 
 	struct loop *ctl;
@@ -206,7 +206,7 @@ struct netq {
 	void *cb_arg;
 
 	struct netq_stats st;
-	struct log_rl rl;		/* for everything a guest can cause */
+	struct log_rl rl; /* for everything a guest can cause */
 };
 
 /* tx.c: serve the TX ring until it is empty (bounded), answer, notify. */

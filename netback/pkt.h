@@ -32,11 +32,11 @@
 
 /* Where a TCP or UDP header sits in a frame. */
 struct pkt_l4 {
-	uint16_t l3;		/* offset of the IP header */
-	uint16_t l4;		/* offset of the TCP or UDP header */
-	uint16_t l4_hlen;	/* TCP: data offset * 4; UDP: 8 */
-	uint16_t csum_off;	/* checksum field, from l4: 16 (TCP), 6 (UDP) */
-	uint8_t proto;		/* PKT_PROTO_TCP or PKT_PROTO_UDP */
+	uint16_t l3;	   /* offset of the IP header */
+	uint16_t l4;	   /* offset of the TCP or UDP header */
+	uint16_t l4_hlen;  /* TCP: data offset * 4; UDP: 8 */
+	uint16_t csum_off; /* checksum field, from l4: 16 (TCP), 6 (UDP) */
+	uint8_t proto;	   /* PKT_PROTO_TCP or PKT_PROTO_UDP */
 	uint8_t ipv6;
 };
 

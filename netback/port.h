@@ -25,18 +25,18 @@
 
 struct port;
 
-#define PORT_F_NEEDS_CSUM 1	/* finish the checksum (csum_start/offset) */
-#define PORT_F_DATA_VALID 2	/* the checksum was verified */
+#define PORT_F_NEEDS_CSUM 1 /* finish the checksum (csum_start/offset) */
+#define PORT_F_DATA_VALID 2 /* the checksum was verified */
 
 #define PORT_GSO_NONE 0
 #define PORT_GSO_TCPV4 1
 #define PORT_GSO_TCPV6 2
 
 struct port_meta {
-	uint8_t flags;		/* PORT_F_* */
-	uint8_t gso_type;	/* PORT_GSO_* */
-	uint16_t gso_size;	/* MSS */
-	uint16_t hdr_len;	/* Ethernet + IP + TCP headers, for GSO */
+	uint8_t flags;	   /* PORT_F_* */
+	uint8_t gso_type;  /* PORT_GSO_* */
+	uint16_t gso_size; /* MSS */
+	uint16_t hdr_len;  /* Ethernet + IP + TCP headers, for GSO */
 	uint16_t csum_start;
 	uint16_t csum_offset;
 	/*
@@ -44,26 +44,26 @@ struct port_meta {
 	 * port that can hand it on (a TAP cannot: the virtio-net header has
 	 * no field for it on the way in).
 	 */
-	uint8_t hash_kind;	/* PORT_HASH_* */
+	uint8_t hash_kind; /* PORT_HASH_* */
 	uint32_t hash;
 };
 
 #define PORT_HASH_NONE 0
-#define PORT_HASH_L3 1		/* addresses only */
-#define PORT_HASH_L4 2		/* addresses and ports */
+#define PORT_HASH_L3 1 /* addresses only */
+#define PORT_HASH_L4 2 /* addresses and ports */
 
 /* What the host side may hand us on guest RX (set_offloads). */
-#define PORT_OFFL_CSUM 1	/* partial checksums */
-#define PORT_OFFL_TSO4 2	/* TCPv4 GSO (needs CSUM) */
-#define PORT_OFFL_TSO6 4	/* TCPv6 GSO (needs CSUM) */
+#define PORT_OFFL_CSUM 1 /* partial checksums */
+#define PORT_OFFL_TSO4 2 /* TCPv4 GSO (needs CSUM) */
+#define PORT_OFFL_TSO6 4 /* TCPv6 GSO (needs CSUM) */
 
 /* The largest packet recv hands over (a 64 KiB GSO frame and headers). */
 #define PORT_MAX_PKT (65536u + 256u)
 
 struct port_cfg {
-	const char *ifname;	/* e.g. "vif1.0" */
+	const char *ifname; /* e.g. "vif1.0" */
 	unsigned int max_queues;
-	unsigned int mtu;	/* 0: leave the default */
+	unsigned int mtu; /* 0: leave the default */
 	/*
 	 * The vif was being served by a predecessor (a worker that died, a
 	 * daemon restarted): take over the device it left, with whatever

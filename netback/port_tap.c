@@ -34,7 +34,7 @@
 struct port {
 	char ifname[IFNAMSIZ];
 	unsigned int max_queues;
-	unsigned int nq;		/* queues attached */
+	unsigned int nq; /* queues attached */
 	int fd[NB_MAX_QUEUES];
 };
 
@@ -120,8 +120,8 @@ static void tap_destroy(struct port *p, int keep)
 	free(p);
 }
 
-static int tap_create(const struct port_cfg *cfg, struct port **out,
-		      char *err, size_t errlen)
+static int tap_create(const struct port_cfg *cfg, struct port **out, char *err,
+		      size_t errlen)
 {
 	struct port *p;
 	struct ifreq ifr;
@@ -137,9 +137,9 @@ static int tap_create(const struct port_cfg *cfg, struct port **out,
 		return -ENOMEM;
 	}
 	snprintf(p->ifname, sizeof(p->ifname), "%s", cfg->ifname);
-	p->max_queues = cfg->max_queues < 1 ? 1 :
-			cfg->max_queues > NB_MAX_QUEUES ? NB_MAX_QUEUES :
-							  cfg->max_queues;
+	p->max_queues = cfg->max_queues < 1		  ? 1
+			: cfg->max_queues > NB_MAX_QUEUES ? NB_MAX_QUEUES
+							  : cfg->max_queues;
 	/* Exclusive: a leftover or another daemon's device is not ours,
 	 * unless we take over from our predecessor (a TAP only: a kernel
 	 * vif of that name refuses TUNSETIFF). */
@@ -150,7 +150,8 @@ static int tap_create(const struct port_cfg *cfg, struct port **out,
 	}
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot create TAP %s: %s", p->ifname,
-			 rc == -EEXIST ? "the interface exists" : strerror(-rc));
+			 rc == -EEXIST ? "the interface exists"
+				       : strerror(-rc));
 		free(p);
 		return rc;
 	}
@@ -175,7 +176,7 @@ static int tap_create(const struct port_cfg *cfg, struct port **out,
 		goto err_destroy;
 	}
 	if (adopted)
-		goto mtu;	/* its MAC is set, and perhaps the admin's */
+		goto mtu; /* its MAC is set, and perhaps the admin's */
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
 	memset(ifr.ifr_hwaddr.sa_data, 0xff, 6);
@@ -282,7 +283,7 @@ static int tap_recv(struct port *p, unsigned int q, void *buf, size_t cap,
 		m->gso_type = PORT_GSO_TCPV6;
 		break;
 	default:
-		m->gso_type = 0xff;	/* nothing netif can carry */
+		m->gso_type = 0xff; /* nothing netif can carry */
 		break;
 	}
 	m->gso_size = h.gso_size;
@@ -292,8 +293,8 @@ static int tap_recv(struct port *p, unsigned int q, void *buf, size_t cap,
 	return (int)n;
 }
 
-static int tap_send(struct port *p, unsigned int q, const void *buf,
-		    size_t len, const struct port_meta *m)
+static int tap_send(struct port *p, unsigned int q, const void *buf, size_t len,
+		    const struct port_meta *m)
 {
 	struct virtio_net_hdr h;
 	struct iovec iov[2] = {
@@ -313,9 +314,9 @@ static int tap_send(struct port *p, unsigned int q, const void *buf,
 		h.flags |= VIRTIO_NET_HDR_F_DATA_VALID;
 	}
 	if (m->gso_type == PORT_GSO_TCPV4 || m->gso_type == PORT_GSO_TCPV6) {
-		h.gso_type = m->gso_type == PORT_GSO_TCPV4 ?
-				     VIRTIO_NET_HDR_GSO_TCPV4 :
-				     VIRTIO_NET_HDR_GSO_TCPV6;
+		h.gso_type = m->gso_type == PORT_GSO_TCPV4
+				     ? VIRTIO_NET_HDR_GSO_TCPV4
+				     : VIRTIO_NET_HDR_GSO_TCPV6;
 		h.gso_size = m->gso_size;
 		h.hdr_len = m->hdr_len;
 	}

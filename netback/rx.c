@@ -28,7 +28,7 @@
 #include "netback/netq.h"
 #include "netback/pkt.h"
 
-#define RX_READ_BATCH 64	/* packets taken from the port per event */
+#define RX_READ_BATCH 64 /* packets taken from the port per event */
 #define RX_ALIGN 64u
 
 static void rx_resume_port(struct netq *q);
@@ -127,8 +127,7 @@ void netq_rx_expire(struct netq *q)
 
 	q->drain_armed = 0;
 	while (rxq_len(q)) {
-		struct netq_rxpkt *d =
-			&q->rxq[q->rxq_head & (q->rxq_size - 1)];
+		struct netq_rxpkt *d = &q->rxq[q->rxq_head & (q->rxq_size - 1)];
 
 		if (now - d->t_ms < q->rx_drain_ms)
 			break;
@@ -165,8 +164,9 @@ static void rx_enqueue(struct netq *q, unsigned char *buf, int n,
 	};
 	q->rxq_tail++;
 	q->rxq_bytes += (size_t)n;
-	q->rx_arena_tail = (size_t)(buf - q->rx_arena) +
-			   (((size_t)n + RX_ALIGN - 1) & ~(size_t)(RX_ALIGN - 1));
+	q->rx_arena_tail =
+		(size_t)(buf - q->rx_arena) +
+		(((size_t)n + RX_ALIGN - 1) & ~(size_t)(RX_ALIGN - 1));
 }
 
 static int rx_full(const struct netq *q)
@@ -344,11 +344,11 @@ void netq_rx_steered(struct netq *q)
 
 /* How one queued packet goes onto the ring. */
 struct rx_shape {
-	unsigned int data;	/* data slots */
+	unsigned int data; /* data slots */
 	unsigned int extras;
-	int gso;		/* XEN_NETIF_GSO_TYPE_* or NONE */
-	int hash;		/* a HASH extra goes along */
-	unsigned int headroom;	/* first slot's data offset */
+	int gso;	       /* XEN_NETIF_GSO_TYPE_* or NONE */
+	int hash;	       /* a HASH extra goes along */
+	unsigned int headroom; /* first slot's data offset */
 };
 
 /*
@@ -386,7 +386,8 @@ static int rx_shape(struct netq *q, struct netq_rxpkt *d, struct rx_shape *s)
 	default:
 		return NETQ_RXD_OFFLOAD;
 	}
-	if (s->gso && (!d->meta.gso_size || !(d->meta.flags & PORT_F_NEEDS_CSUM)))
+	if (s->gso &&
+	    (!d->meta.gso_size || !(d->meta.flags & PORT_F_NEEDS_CSUM)))
 		return NETQ_RXD_OFFLOAD;
 	if (d->meta.flags & PORT_F_NEEDS_CSUM) {
 		struct pkt_l4 l;
@@ -405,13 +406,13 @@ static int rx_shape(struct netq *q, struct netq_rxpkt *d, struct rx_shape *s)
 	/* Only a frontend that turned hashing on is told the hash. */
 	s->hash = d->has_hash &&
 		  q->hash.alg == XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
-	s->extras = (s->gso ? 1 : 0) + (s->hash ? 1 : 0) +
-		    (s->headroom ? 1 : 0);
+	s->extras =
+		(s->gso ? 1 : 0) + (s->hash ? 1 : 0) + (s->headroom ? 1 : 0);
 	return -1;
 }
 
-static void put_extra(struct netq *q, unsigned int *nr, uint8_t type,
-		      int more, const struct netif_extra_info *src)
+static void put_extra(struct netq *q, unsigned int *nr, uint8_t type, int more,
+		      const struct netif_extra_info *src)
 {
 	union ring_netif_rx_rsp *r = &q->rxrsps[(*nr)++];
 
@@ -486,7 +487,8 @@ static void rx_place(struct netq *q, const struct netq_rxpkt *d,
 				XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
 			/* value: least significant octet first. */
 			for (int b = 0; b < 4; b++)
-				e.u.hash.value[b] = (uint8_t)(d->hash >> (8 * b));
+				e.u.hash.value[b] =
+					(uint8_t)(d->hash >> (8 * b));
 			put_extra(q, &nr, XEN_NETIF_EXTRA_TYPE_HASH,
 				  --extras_left > 0, &e);
 		}
@@ -496,8 +498,8 @@ static void rx_place(struct netq *q, const struct netq_rxpkt *d,
 			memset(&e, 0, sizeof(e));
 			/* u.xdp.headroom: the first 16 bits of the union. */
 			memcpy(&e.u, &(uint16_t){ (uint16_t)s->headroom }, 2);
-			put_extra(q, &nr, NB_EXTRA_TYPE_XDP,
-				  --extras_left > 0, &e);
+			put_extra(q, &nr, NB_EXTRA_TYPE_XDP, --extras_left > 0,
+				  &e);
 		}
 	}
 }

@@ -23,15 +23,15 @@
 #include "netback/netq.h"
 #include "netback/pkt.h"
 
-#define TX_ROUNDS 4		/* ring sweeps per event before yielding */
+#define TX_ROUNDS 4 /* ring sweeps per event before yielding */
 
 /* ------------------------------------------------------------ credit */
 
 static void add_credit(struct netq *q)
 {
 	/* A burst big enough for a 128 KiB jumbo, or the vif seizes up. */
-	uint64_t max_burst = q->credit_bytes > 131072 ? q->credit_bytes :
-							131072;
+	uint64_t max_burst = q->credit_bytes > 131072 ? q->credit_bytes
+						      : 131072;
 	uint64_t max_credit = q->remaining_credit + q->credit_bytes;
 
 	if (max_credit < q->remaining_credit)
@@ -56,7 +56,7 @@ static int credit_exceeded(struct netq *q, unsigned int size)
 		return 0;
 	ms = next > now ? (next - now + 999) / 1000 : 1;
 	if (loop_timer_arm(q->loop, &q->credit_timer, ms, 0))
-		return 0;	/* no timer: rather unlimited than stuck */
+		return 0; /* no timer: rather unlimited than stuck */
 	q->window_start_us = next;
 	q->credit_armed = 1;
 	q->st.tx_rate_waits++;
@@ -85,8 +85,7 @@ static void put_rsp(struct netq *q, uint16_t id, int16_t status)
  * Answer every slot of @pkt in ring order: data slots @status, extra slots
  * NULL (make_tx_response).
  */
-static void answer(struct netq *q, const struct netq_txpkt *pkt,
-		   int16_t status)
+static void answer(struct netq *q, const struct netq_txpkt *pkt, int16_t status)
 {
 	const union ring_netif_tx_req *r = &q->txreqs[pkt->slot];
 	unsigned int i;
@@ -130,7 +129,7 @@ static int tx_meta(struct netq *q, const struct netq_tx_plan *p, uint8_t *pkt,
 			m->hash_kind = PORT_HASH_L4;
 			break;
 		default:
-			break;	/* unknown: no hash, as Linux */
+			break; /* unknown: no hash, as Linux */
 		}
 		if (m->hash_kind) {
 			for (int b = 3; b >= 0; b--)
@@ -174,7 +173,8 @@ static void deliver(struct netq *q, struct netq_txpkt *pkt)
 
 	if (tx_meta(q, &pkt->p, data, &m)) {
 		q->st.tx_drop[NETQ_TXD_CSUM]++;
-		log_rl_warn(&q->rl, q->name, "TX packet with checksum "
+		log_rl_warn(&q->rl, q->name,
+			    "TX packet with checksum "
 			    "offload but no usable TCP/UDP header: dropped");
 		return;
 	}
@@ -263,8 +263,8 @@ static int tx_round(struct netq *q)
 	while (i < (unsigned int)n) {
 		struct netq_txpkt *pkt = &q->txpkts[np];
 
-		netq_tx_plan(&q->txreqs[i], (unsigned int)n - i,
-			     q->fatal_slots, &pkt->p);
+		netq_tx_plan(&q->txreqs[i], (unsigned int)n - i, q->fatal_slots,
+			     &pkt->p);
 		if (pkt->p.verdict == NETQ_TX_FATAL) {
 			fatal = pkt->p.reason;
 			break;
@@ -305,8 +305,9 @@ static int tx_round(struct netq *q)
 		case NETQ_TX_OK:
 			if (pkt->copy_failed)
 				q->st.tx_drop[NETQ_TXD_GRANT]++;
-			answer(q, pkt, pkt->copy_failed ? NETIF_RSP_ERROR :
-							  NETIF_RSP_OKAY);
+			answer(q, pkt,
+			       pkt->copy_failed ? NETIF_RSP_ERROR
+						: NETIF_RSP_OKAY);
 			break;
 		case NETQ_TX_MCAST:
 			mcast_request(q, pkt);

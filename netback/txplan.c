@@ -103,4 +103,3 @@ void netq_tx_plan(const union ring_netif_tx_req *r, unsigned int avail,
 	}
 	p->verdict = NETQ_TX_OK;
 }
-

@@ -40,24 +40,24 @@
 #include "netback/port.h"
 
 struct nbdev {
-	struct nbdev *next;		/* nb_devices list */
-	uint64_t serial;		/* names its connection in messages */
+	struct nbdev *next; /* nb_devices list */
+	uint64_t serial;    /* names its connection in messages */
 	struct xbus_dev *dev;
 	const struct port_ops *pops;
 	struct port *port;
 	char ifname[IFNAMSIZ];
-	uint8_t mac[6];			/* the guest's, from be/mac */
+	uint8_t mac[6]; /* the guest's, from be/mac */
 	struct netq *q[NB_MAX_QUEUES];
 	unsigned int nq;
 	struct netq_features feat;
 	struct netq_mcast mcast;
 	struct netq_xfer *xfer;		/* guest-RX steering, > 1 queue */
 	struct nb_ctrl *ctrl;		/* the control ring, if any */
-	struct nb_ctrl_stats ctrl_past;	/* of past connections */
+	struct nb_ctrl_stats ctrl_past; /* of past connections */
 	uint64_t rate_bytes, rate_usec;
-	int disabled;			/* a fatal frontend error */
-	unsigned int stalled;		/* queues (bits) with no RX buffers */
-	int mc_key;			/* request-multicast-control last read */
+	int disabled;	      /* a fatal frontend error */
+	unsigned int stalled; /* queues (bits) with no RX buffers */
+	int mc_key;	      /* request-multicast-control last read */
 	/* Counters of past connections, per queue index. */
 	struct netq_stats past[NB_MAX_QUEUES];
 	unsigned int npast;
@@ -136,8 +136,10 @@ static int nb_probe(struct xbus_dev *dev)
 		log_info(xbus_dev_name(dev), "%s: taken over as it was left",
 			 b->ifname);
 	else if (pc.adopt)
-		log_warn(xbus_dev_name(dev), "%s was gone: created anew, "
-			 "without what the hotplug script gave it", b->ifname);
+		log_warn(xbus_dev_name(dev),
+			 "%s was gone: created anew, "
+			 "without what the hotplug script gave it",
+			 b->ifname);
 	/* Dynamic multicast control: follow the frontend's key (B.5). */
 	{
 		char p[320];
@@ -205,8 +207,9 @@ static int nb_advertise(struct xbus_dev *dev)
 	t = XEN_TXN_NONE;
 	rc = xbus_dev_write_be(dev, "feature-split-event-channels", "%u",
 			       nb_conf->split ? 1 : 0);
-	rc = rc ?: xbus_dev_write_be(dev, "multi-queue-max-queues", "%u",
-				     nb_max_queues());
+	rc = rc
+		     ?: xbus_dev_write_be(dev, "multi-queue-max-queues", "%u",
+					  nb_max_queues());
 	return rc ?: xbus_dev_write_be(dev, "feature-ctrl-ring", "1");
 abort:
 	xen_store_txn_end(xs, t, 1);
@@ -331,9 +334,9 @@ static int nb_start_ctrl(struct xbus_dev *dev, struct nbdev *b)
 
 /* What a queue's thread tells the control thread about its vif. */
 struct queue_msg {
-	uint64_t serial;		/* the connection */
+	uint64_t serial; /* the connection */
 	unsigned int index;
-	int fatal;			/* enum netq_fatal; -1: a stall report */
+	int fatal; /* enum netq_fatal; -1: a stall report */
 	int stalled;
 };
 
@@ -356,8 +359,10 @@ static void nb_carrier(struct nbdev *b)
 static void nb_fatal(struct nbdev *b, unsigned int index, int class)
 {
 	if (class == NETQ_F_INDEX) {
-		xbus_dev_fatal(b->dev, -EIO, "queue %u: the frontend published "
-			       "more requests than the ring holds", index);
+		xbus_dev_fatal(b->dev, -EIO,
+			       "queue %u: the frontend published "
+			       "more requests than the ring holds",
+			       index);
 		return;
 	}
 	if (b->disabled)
@@ -365,8 +370,10 @@ static void nb_fatal(struct nbdev *b, unsigned int index, int class)
 	/* Linux's xenvif_fatal_tx_err: the vif stays dead until the
 	 * frontend reconnects. */
 	b->disabled = 1;
-	log_err(xbus_dev_name(b->dev), "queue %u: fatal frontend error (%s): "
-		"vif disabled", index, netq_fatal_names[class]);
+	log_err(xbus_dev_name(b->dev),
+		"queue %u: fatal frontend error (%s): "
+		"vif disabled",
+		index, netq_fatal_names[class]);
 	nb_carrier(b);
 	for (unsigned int i = 0; i < b->nq; i++)
 		netq_disable(b->q[i]);
@@ -384,12 +391,13 @@ static void nb_stall(struct nbdev *b, unsigned int index, int stalled)
 	if (!was == !b->stalled)
 		return;
 	if (b->stalled)
-		log_warn(xbus_dev_name(b->dev), "queue %u: the frontend took "
-			 "no packet for %u ms: carrier off", index,
-			 nb_conf->rx_stall_ms);
+		log_warn(xbus_dev_name(b->dev),
+			 "queue %u: the frontend took "
+			 "no packet for %u ms: carrier off",
+			 index, nb_conf->rx_stall_ms);
 	else
 		log_info(xbus_dev_name(b->dev), "the frontend posts buffers "
-			 "again: carrier on");
+						"again: carrier on");
 	nb_carrier(b);
 }
 
@@ -410,8 +418,7 @@ static void nb_queue_msg(void *arg)
 }
 
 /* On a queue's thread: post to the control thread. */
-static void nb_queue_post(void *arg, unsigned int index, int fatal,
-			  int stalled)
+static void nb_queue_post(void *arg, unsigned int index, int fatal, int stalled)
 {
 	struct queue_msg *m = malloc(sizeof(*m));
 
@@ -460,8 +467,7 @@ static void nb_read_rate(struct xbus_dev *dev, uint64_t *bytes, uint64_t *usec)
 	free(v);
 	return;
 bad:
-	log_warn(xbus_dev_name(dev), "cannot parse rate '%.32s': unlimited",
-		 v);
+	log_warn(xbus_dev_name(dev), "cannot parse rate '%.32s': unlimited", v);
 	free(v);
 }
 
@@ -519,7 +525,8 @@ static int nb_read_features(struct xbus_dev *dev, struct netq_features *f)
 		return rc;
 	/* The flipping receive path is gone: a frontend must copy. */
 	if (!rx_copy) {
-		xbus_dev_fatal(dev, -EOPNOTSUPP, "frontend does not request "
+		xbus_dev_fatal(dev, -EOPNOTSUPP,
+			       "frontend does not request "
 			       "rx-copy (flipping is not supported)");
 		return -EOPNOTSUPP;
 	}
@@ -553,8 +560,8 @@ static unsigned int nb_offloads(const struct netq_features *f)
 }
 
 /* Read one queue's keys (top level, or queue-<i>/) and start it. */
-static int nb_start_queue(struct xbus_dev *dev, struct nbdev *b,
-			  unsigned int i, unsigned int nq, const char *prefix)
+static int nb_start_queue(struct xbus_dev *dev, struct nbdev *b, unsigned int i,
+			  unsigned int nq, const char *prefix)
 {
 	unsigned long tx_ref, rx_ref, evtx, evrx;
 	struct netq_cfg qc;
@@ -640,8 +647,10 @@ static int nb_connect(struct xbus_dev *dev)
 		return rc;
 	}
 	if (nq < 1 || nq > nb_max_queues()) {
-		xbus_dev_fatal(dev, -EINVAL, "guest requested %lu queues, not "
-			       "in 1..%u", nq, nb_max_queues());
+		xbus_dev_fatal(dev, -EINVAL,
+			       "guest requested %lu queues, not "
+			       "in 1..%u",
+			       nq, nb_max_queues());
 		return -EINVAL;
 	}
 	rc = nb_read_mac(dev, b->mac);
@@ -662,7 +671,8 @@ static int nb_connect(struct xbus_dev *dev)
 		 * subscriptions died with it and will not be sent again.
 		 * Pass all multicast; the guest's own filter drops the
 		 * rest, where an empty list would cut IPv6 off. */
-		log_info(xbus_dev_name(dev), "multicast filter off: the "
+		log_info(xbus_dev_name(dev),
+			 "multicast filter off: the "
 			 "frontend's subscriptions were the previous worker's");
 		mc = 0;
 	}
@@ -703,10 +713,12 @@ static int nb_connect(struct xbus_dev *dev)
 		return rc;
 	}
 	nb_carrier(b);
-	log_info(xbus_dev_name(dev), "connected: %lu queue(s), "
-		 "sg %d gso %d/%d csum %d/%d%s, port %s", nq, b->feat.sg,
-		 b->feat.gso_tcpv4, b->feat.gso_tcpv6, b->feat.csum,
-		 b->feat.ipv6_csum, b->rate_bytes ? ", rate limited" : "",
+	log_info(xbus_dev_name(dev),
+		 "connected: %lu queue(s), "
+		 "sg %d gso %d/%d csum %d/%d%s, port %s",
+		 nq, b->feat.sg, b->feat.gso_tcpv4, b->feat.gso_tcpv6,
+		 b->feat.csum, b->feat.ipv6_csum,
+		 b->rate_bytes ? ", rate limited" : "",
 		 b->pops->ifname(b->port));
 	return 0;
 }
@@ -835,12 +847,14 @@ static void json_str(FILE *out, const char *s)
 static void dump_queue_json(FILE *out, unsigned int i,
 			    const struct netq_stats *st)
 {
-	fprintf(out, "{\"queue\":%u,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
+	fprintf(out,
+		"{\"queue\":%u,\"tx_packets\":%llu,\"tx_bytes\":%llu,"
 		"\"tx_gso\":%llu,\"tx_csum\":%llu,\"rx_packets\":%llu,"
 		"\"rx_bytes\":%llu,\"rx_gso\":%llu,\"rx_csum_sw\":%llu,"
-		"\"tx_drops\":{", i, U(st->tx_pkts), U(st->tx_bytes),
-		U(st->tx_gso), U(st->tx_csum), U(st->rx_pkts), U(st->rx_bytes),
-		U(st->rx_gso), U(st->rx_csum_sw));
+		"\"tx_drops\":{",
+		i, U(st->tx_pkts), U(st->tx_bytes), U(st->tx_gso),
+		U(st->tx_csum), U(st->rx_pkts), U(st->rx_bytes), U(st->rx_gso),
+		U(st->rx_csum_sw));
 	for (int k = 0; k < NETQ_TXD_NR; k++)
 		fprintf(out, "%s\"%s\":%llu", k ? "," : "",
 			netq_txdrop_names[k], U(st->tx_drop[k]));
@@ -850,15 +864,17 @@ static void dump_queue_json(FILE *out, unsigned int i,
 			netq_rxdrop_names[k], U(st->rx_drop[k]));
 	fprintf(out, "},\"malformed\":{");
 	for (int k = 0; k < NETQ_F_NR; k++)
-		fprintf(out, "%s\"%s\":%llu", k ? "," : "",
-			netq_fatal_names[k], U(st->fatal[k]));
-	fprintf(out, "},\"rx_hash\":%llu,\"rx_steered\":%llu,\"tx_hash\":%llu,"
+		fprintf(out, "%s\"%s\":%llu", k ? "," : "", netq_fatal_names[k],
+			U(st->fatal[k]));
+	fprintf(out,
+		"},\"rx_hash\":%llu,\"rx_steered\":%llu,\"tx_hash\":%llu,"
 		"\"events_idle\":%llu,\"storm_backoffs\":%llu,"
 		"\"rx_stalls\":%llu,\"rx_pauses\":%llu",
 		U(st->rx_hash), U(st->rx_steered), U(st->tx_hash),
 		U(st->events_idle), U(st->storm_backoffs), U(st->rx_stalls),
 		U(st->rx_pauses));
-	fprintf(out, ",\"mcast_requests\":%llu,\"rate_waits\":%llu,"
+	fprintf(out,
+		",\"mcast_requests\":%llu,\"rate_waits\":%llu,"
 		"\"rx_queued_packets\":%llu,\"rx_queued_bytes\":%llu,"
 		"\"grant_copy_calls\":%llu,\"grant_copy_segments\":%llu,"
 		"\"events\":%llu,\"notifies\":%llu}",
@@ -871,11 +887,12 @@ static void dump_queue_json(FILE *out, unsigned int i,
 static void dump_queue_text(FILE *out, unsigned int i,
 			    const struct netq_stats *st)
 {
-	fprintf(out, "  q%u: guest tx %llu pkts %llu bytes (gso %llu csum "
+	fprintf(out,
+		"  q%u: guest tx %llu pkts %llu bytes (gso %llu csum "
 		"%llu), guest rx %llu pkts %llu bytes (gso %llu, csum by us "
-		"%llu), queued %llu pkts %llu bytes\n", i, U(st->tx_pkts),
-		U(st->tx_bytes), U(st->tx_gso), U(st->tx_csum),
-		U(st->rx_pkts), U(st->rx_bytes), U(st->rx_gso),
+		"%llu), queued %llu pkts %llu bytes\n",
+		i, U(st->tx_pkts), U(st->tx_bytes), U(st->tx_gso),
+		U(st->tx_csum), U(st->rx_pkts), U(st->rx_bytes), U(st->rx_gso),
 		U(st->rx_csum_sw), U(st->rx_queued_pkts),
 		U(st->rx_queued_bytes));
 	fprintf(out, "      tx drops:");
@@ -888,26 +905,31 @@ static void dump_queue_text(FILE *out, unsigned int i,
 			U(st->rx_drop[k]));
 	fprintf(out, "\n      malformed:");
 	for (int k = 0; k < NETQ_F_NR; k++)
-		fprintf(out, " %s=%llu", netq_fatal_names[k],
-			U(st->fatal[k]));
-	fprintf(out, "\n      mcast requests %llu, rate waits %llu, grant "
+		fprintf(out, " %s=%llu", netq_fatal_names[k], U(st->fatal[k]));
+	fprintf(out,
+		"\n      mcast requests %llu, rate waits %llu, grant "
 		"copies %llu calls %llu segments, events %llu, notifies "
-		"%llu\n", U(st->tx_mcast_ctl), U(st->tx_rate_waits),
-		U(st->gcopy_calls), U(st->gcopy_segs), U(st->events),
-		U(st->notifies));
+		"%llu\n",
+		U(st->tx_mcast_ctl), U(st->tx_rate_waits), U(st->gcopy_calls),
+		U(st->gcopy_segs), U(st->events), U(st->notifies));
 	if (st->rx_hash || st->rx_steered || st->tx_hash)
-		fprintf(out, "      hashing: %llu guest rx with a hash, %llu "
+		fprintf(out,
+			"      hashing: %llu guest rx with a hash, %llu "
 			"steered to their queue, %llu guest tx with a hash\n",
 			U(st->rx_hash), U(st->rx_steered), U(st->tx_hash));
 	if (st->rx_stalls)
 		fprintf(out, "      rx stalls (carrier off): %llu\n",
 			U(st->rx_stalls));
 	if (st->rx_pauses)
-		fprintf(out, "      rx queue full, port left unread: %llu "
-			"times\n", U(st->rx_pauses));
+		fprintf(out,
+			"      rx queue full, port left unread: %llu "
+			"times\n",
+			U(st->rx_pauses));
 	if (st->storm_backoffs)
-		fprintf(out, "      event storm: %llu of %llu wakeups idle, "
-			"%llu back-offs\n", U(st->events_idle), U(st->events),
+		fprintf(out,
+			"      event storm: %llu of %llu wakeups idle, "
+			"%llu back-offs\n",
+			U(st->events_idle), U(st->events),
 			U(st->storm_backoffs));
 }
 
@@ -932,33 +954,38 @@ void nb_dump_stats(FILE *out, int json)
 			json_str(out, name);
 			fprintf(out, ",\"port\":");
 			json_str(out, b->pops->ifname(b->port));
-			fprintf(out, ",\"mac\":\"%s\",\"connected\":%s,"
+			fprintf(out,
+				",\"mac\":\"%s\",\"connected\":%s,"
 				"\"disabled\":%s,\"carrier\":%s,"
 				"\"rate_bytes\":%llu,"
 				"\"rate_usec\":%llu,\"ctrl_messages\":%llu,"
 				"\"ctrl_errors\":%llu,\"ctrl_broken\":%llu,"
 				"\"ctrl_events\":%llu,"
 				"\"ctrl_storm_backoffs\":%llu,"
-				"\"queues\":[", mac,
-				b->nq ? "true" : "false",
+				"\"queues\":[",
+				mac, b->nq ? "true" : "false",
 				b->disabled ? "true" : "false",
-				b->nq && !b->disabled && !b->stalled ?
-					"true" : "false",
-				U(b->rate_bytes), U(b->rate_usec),
-				U(cs.msgs), U(cs.errors), U(cs.broken),
-				U(cs.events), U(cs.storm_backoffs));
+				b->nq && !b->disabled && !b->stalled ? "true"
+								     : "false",
+				U(b->rate_bytes), U(b->rate_usec), U(cs.msgs),
+				U(cs.errors), U(cs.broken), U(cs.events),
+				U(cs.storm_backoffs));
 		} else {
-			fprintf(out, "%s: port %s, mac %s, %s%s%s, %u "
-				"queue(s)\n", name, b->pops->ifname(b->port),
-				mac, b->nq ? "connected" : "not connected",
+			fprintf(out,
+				"%s: port %s, mac %s, %s%s%s, %u "
+				"queue(s)\n",
+				name, b->pops->ifname(b->port), mac,
+				b->nq ? "connected" : "not connected",
 				b->disabled ? ", DISABLED" : "",
 				b->stalled ? ", RX STALLED (no carrier)" : "",
 				b->nq);
 			if (cs.msgs || cs.broken || cs.storm_backoffs)
-				fprintf(out, "  control ring: %llu messages, "
+				fprintf(out,
+					"  control ring: %llu messages, "
 					"%llu errors, %llu event storm "
-					"back-offs%s\n", U(cs.msgs),
-					U(cs.errors), U(cs.storm_backoffs),
+					"back-offs%s\n",
+					U(cs.msgs), U(cs.errors),
+					U(cs.storm_backoffs),
 					cs.broken ? ", STOPPED" : "");
 		}
 		first = 0;

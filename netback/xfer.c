@@ -23,13 +23,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define XFER_BYTES (256u * 1024u)	/* per ordered pair of queues */
+#define XFER_BYTES (256u * 1024u) /* per ordered pair of queues */
 #define XFER_ALIGN 64u
 #define XFER_SKIP UINT32_MAX
 
 struct xfer_ring {
-	_Alignas(64) uint64_t head;	/* consumer: bytes released */
-	_Alignas(64) uint64_t tail;	/* producer: bytes published */
+	_Alignas(64) uint64_t head; /* consumer: bytes released */
+	_Alignas(64) uint64_t tail; /* producer: bytes published */
 	unsigned char *buf;
 };
 
@@ -118,7 +118,7 @@ int netq_xfer_push(struct netq_xfer *x, unsigned int src, unsigned int dst,
 	if (src >= x->nq || dst >= x->nq || h->len > PORT_MAX_PKT)
 		return -EINVAL;
 	r = &x->ring[src][dst];
-	tail = r->tail;		/* ours */
+	tail = r->tail; /* ours */
 	/* Pairs with the consumer's release of head in netq_xfer_drain. */
 	head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
 	pos = (size_t)(tail % XFER_BYTES);
@@ -165,7 +165,7 @@ unsigned int netq_xfer_drain(struct netq_xfer *x, unsigned int dst,
 	}
 	for (unsigned int s = 0; s < x->nq; s++) {
 		struct xfer_ring *r = &x->ring[s][dst];
-		uint64_t head = r->head;	/* ours */
+		uint64_t head = r->head; /* ours */
 		/* Pairs with the producer's release of tail. */
 		uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
 

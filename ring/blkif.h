@@ -205,14 +205,13 @@ struct ring_blkif_req {
 	uint16_t nr_segments;
 	uint16_t handle;
 	uint8_t discard_flag; /* BLKIF_DISCARD_SECURE or anything */
-	uint8_t _pad; /* 0 */
+	uint8_t _pad;	      /* 0 */
 	uint64_t id;
 	uint64_t sector_number;
 	uint64_t nr_sectors;
 	union {
 		struct ring_blkif_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
-		grant_ref_t
-			indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+		grant_ref_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 	};
 };
 

@@ -42,7 +42,7 @@
 #include <xen/io/netif.h>
 
 #define RING_PAGE_SIZE 4096u /* ring pages are 4 KiB on every arch */
-#define RING_MAX_ORDER 4 /* ring-page-order we accept */
+#define RING_MAX_ORDER 4     /* ring-page-order we accept */
 #define RING_MAX_PAGES (1u << RING_MAX_ORDER)
 
 /*
@@ -127,12 +127,12 @@ static inline unsigned int ring_nr_ents(unsigned int pages, size_t slot_size)
  */
 struct ring_back {
 	struct ring_sring *sring;
-	uint32_t nr_ents; /* power of two */
-	uint32_t slot_size; /* bytes per slot */
-	uint32_t req_cons; /* next request to copy */
+	uint32_t nr_ents;      /* power of two */
+	uint32_t slot_size;    /* bytes per slot */
+	uint32_t req_cons;     /* next request to copy */
 	uint32_t rsp_prod_pvt; /* next response slot */
-	uint32_t rsp_pushed; /* last value published in sring->rsp_prod */
-	int err; /* sticky -EIO once the frontend lied */
+	uint32_t rsp_pushed;   /* last value published in sring->rsp_prod */
+	int err;	       /* sticky -EIO once the frontend lied */
 };
 
 /*
@@ -374,8 +374,8 @@ struct ring_front {
 	uint32_t nr_ents;
 	uint32_t slot_size;
 	uint32_t req_prod_pvt; /* next request slot */
-	uint32_t rsp_cons; /* next response to copy */
-	uint32_t req_pushed; /* last value published in sring->req_prod */
+	uint32_t rsp_cons;     /* next response to copy */
+	uint32_t req_pushed;   /* last value published in sring->req_prod */
 	int err;
 };
 

@@ -186,7 +186,7 @@ static void round_plain(struct blkfront *bf, unsigned int r)
 			.len = MIB,
 		};
 	}
-	io[n++] = (struct blkfront_io){.op = BLKFRONT_BARRIER};
+	io[n++] = (struct blkfront_io){ .op = BLKFRONT_BARRIER };
 	for (unsigned int i = 0; i < NBIG; i++) {
 		memset(big[NBIG + i], 0xA5, MIB);
 		io[n++] = (struct blkfront_io){
@@ -248,7 +248,7 @@ static void flushes(struct blkfront *bf)
 {
 	static uint8_t buf[8 * KIB], back[8 * KIB];
 	const uint64_t off = 6ull << 20;
-	struct blkfront_io io = {.op = BLKFRONT_FLUSH};
+	struct blkfront_io io = { .op = BLKFRONT_FLUSH };
 	struct blkfront_done d;
 
 	CHECK(blk2_do(bf, 0, &io, &d) == 0 &&
@@ -277,7 +277,7 @@ static void flushes(struct blkfront *bf)
 	CHECK(blk_diff(back, sizeof(back), 77, off) < 0,
 	      "the flush's data did not land");
 
-	io = (struct blkfront_io){.op = BLKFRONT_BARRIER};
+	io = (struct blkfront_io){ .op = BLKFRONT_BARRIER };
 	CHECK(blk2_do(bf, 0, &io, &d) == 0 &&
 		      d.rsp_op == BLKIF_OP_WRITE_BARRIER,
 	      "barrier without data: status %d op %u", d.rsp_status, d.rsp_op);

@@ -65,8 +65,8 @@ static void check_around(struct blkfront *bf, uint64_t off, uint64_t len,
 			 const char *what)
 {
 	uint64_t lo = off >= 8 * KIB ? off - 8 * KIB : 0;
-	uint64_t hi =
-		off + len + 8 * KIB <= A_BYTES ? off + len + 8 * KIB : A_BYTES;
+	uint64_t hi = off + len + 8 * KIB <= A_BYTES ? off + len + 8 * KIB
+						     : A_BYTES;
 	uint8_t *buf = malloc(hi - lo);
 
 	CHECK(buf, "malloc");

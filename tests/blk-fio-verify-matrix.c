@@ -68,7 +68,7 @@ struct cell {
 /* The cells of one engine: the full cross product, then x86_32. */
 static unsigned int make_cells(struct cell *c)
 {
-	static const char *const rws[] = {"randwrite", "randrw"};
+	static const char *const rws[] = { "randwrite", "randrw" };
 	unsigned int n = 0, k32 = 0;
 
 	for (unsigned int w = 0; w < 2; w++)
@@ -290,7 +290,7 @@ static int scenario(const char *engine, const char *engine_so)
 
 int main(void)
 {
-	static const char *const engines[] = {"uring", "aio"};
+	static const char *const engines[] = { "uring", "aio" };
 	const char *so;
 	int st[2];
 

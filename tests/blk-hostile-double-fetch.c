@@ -65,7 +65,7 @@ static const char *const mode_name[M_NR] = {
 struct flip {
 	unsigned char *at;
 	unsigned int size; /* 1, 2 or 8 */
-	uint64_t a, b; /* as published, the other one */
+	uint64_t a, b;	   /* as published, the other one */
 };
 
 static struct flip flips[K];
@@ -140,8 +140,9 @@ static void put(struct blkfront *bf, struct req *q, unsigned int r,
 
 		memset(q->ip->addr, 0xCD, 4096);
 		for (unsigned int i = 0; i < IND_SEGS; i++)
-			d[i] = (struct blkif_request_segment){
-				.gref = g[i], .first_sect = 0, .last_sect = 7};
+			d[i] = (struct blkif_request_segment){ .gref = g[i],
+							       .first_sect = 0,
+							       .last_sect = 7 };
 		memset(&x, 0, sizeof(x));
 		x.op = BLKIF_OP_INDIRECT;
 		x.indirect_op = BLKIF_OP_WRITE;
@@ -344,7 +345,7 @@ static int hostile_main(void *arg)
 	static struct hostile_page pages[K][MAXPG], ipages[K];
 	static struct req q[K];
 	static unsigned char disk[REGION * 512];
-	unsigned long other[M_NR] = {0}, total[M_NR] = {0};
+	unsigned long other[M_NR] = { 0 }, total[M_NR] = { 0 };
 	struct blkfront *bf = hostile_connect(DEV, NULL);
 	struct ring_blkif_front *rf = blkfront_ring(bf, 0);
 	struct ring_blkif_rsp rsp[K], extra;
@@ -415,7 +416,7 @@ int main(void)
 {
 	struct hostile h;
 	char img[PATH_MAX];
-	struct ctx c = {img};
+	struct ctx c = { img };
 
 	hostile_start(&h, "--single", NULL);
 	hostile_image(&h, "flip.img", DISK, 0, img, sizeof(img));

@@ -21,7 +21,7 @@
 #include "lib/hostile.h"
 
 #define DEV HOSTILE_DEVID
-#define STORM_MAX 2000000ul	/* notifications at most, bounds the test */
+#define STORM_MAX 2000000ul /* notifications at most, bounds the test */
 
 struct storm {
 	struct blkfront *bf;
@@ -79,9 +79,11 @@ int main(void)
 	events = simenv_stat_value(st, "vbd/1/51712", "events");
 	backoffs = simenv_stat_value(st, "vbd/1/51712", "storm_backoffs");
 	honest = simenv_stat_value(st, "vbd/2/51712", "storm_backoffs");
-	fprintf(stderr, "storming disk: %lld wakeups, %lld back-offs; honest "
-		"disk: %lld wakeups, %lld idle, %lld back-offs\n", events,
-		backoffs, simenv_stat_value(st, "vbd/2/51712", "events"),
+	fprintf(stderr,
+		"storming disk: %lld wakeups, %lld back-offs; honest "
+		"disk: %lld wakeups, %lld idle, %lld back-offs\n",
+		events, backoffs,
+		simenv_stat_value(st, "vbd/2/51712", "events"),
 		simenv_stat_value(st, "vbd/2/51712", "events_idle"), honest);
 	CHECK(backoffs > 0, "no back-off counted for the storming disk:\n%s",
 	      st);

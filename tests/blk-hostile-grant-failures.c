@@ -27,8 +27,8 @@
 #define DEV_PERSISTENT HOSTILE_DEVID
 #define DEV_COPY (HOSTILE_DEVID + 16)
 #define BAD_GREF 0xFFFFFFF0u /* past any grant table */
-#define UNGRANTED 16000u /* inside xensim's table, never given */
-#define BAD_REGION 4096ull /* sectors refused WRITEs aim at */
+#define UNGRANTED 16000u     /* inside xensim's table, never given */
+#define BAD_REGION 4096ull   /* sectors refused WRITEs aim at */
 #define FULL 11u
 #define JOB_BYTES (FULL * 4096)
 
@@ -89,7 +89,8 @@ static void bad_pages(struct blkfront *bf)
 #define ADD(want_, what_, op_, sector_, gref_, nseg_)                          \
 	do {                                                                   \
 		uint32_t gg_ = (gref_);                                        \
-		v[n] = (struct hostile_req){.want = (want_), .what = (what_)}; \
+		v[n] = (struct hostile_req){ .want = (want_),                  \
+					     .what = (what_) };                \
 		hostile_req(&v[n].r, (op_), (sector_), (nseg_), &gg_, 1, 0,    \
 			    7);                                                \
 		n++;                                                           \
@@ -120,23 +121,23 @@ static void bad_pages(struct blkfront *bf)
 	for (unsigned int i = 0; i < FULL; i++)
 		g[i] = w.gref;
 	g[3] = BAD_GREF;
-	v[n] = (struct hostile_req){.want = BLKIF_RSP_ERROR,
-				    .what = "WRITE, page 4 of 11 bad"};
+	v[n] = (struct hostile_req){ .want = BLKIF_RSP_ERROR,
+				     .what = "WRITE, page 4 of 11 bad" };
 	hostile_req(&v[n++].r, BLKIF_OP_WRITE, BAD_REGION + 64, FULL, g, FULL,
 		    0, 7);
 	g[3] = w.gref;
 	g[7] = other;
-	v[n] = (struct hostile_req){.want = BLKIF_RSP_ERROR,
-				    .what = "WRITE, page 8 of 11 another "
-					    "domain's"};
+	v[n] = (struct hostile_req){ .want = BLKIF_RSP_ERROR,
+				     .what = "WRITE, page 8 of 11 another "
+					     "domain's" };
 	hostile_req(&v[n++].r, BLKIF_OP_WRITE, BAD_REGION + 160, FULL, g, FULL,
 		    0, 7);
 	/* Its good pages may get their data: pages nobody looks at. */
 	for (unsigned int i = 0; i < FULL; i++)
 		g[i] = z.gref;
 	g[7] = ro;
-	v[n] = (struct hostile_req){.want = BLKIF_RSP_ERROR,
-				    .what = "READ, page 8 of 11 read-only"};
+	v[n] = (struct hostile_req){ .want = BLKIF_RSP_ERROR,
+				     .what = "READ, page 8 of 11 read-only" };
 	hostile_req(&v[n++].r, BLKIF_OP_READ, 0, FULL, g, FULL, 0, 7);
 #undef ADD
 	/* Twice: with persistent grants the second time may hit a cache. */
@@ -187,11 +188,11 @@ static void revoke_run(struct blkfront *bf, unsigned int n, uint64_t base,
 				 j[i].sector * 512);
 		else
 			memset(j[i].buf, 0xEE, JOB_BYTES);
-		io = (struct blkfront_io){.op = j[i].op,
-					  .sector = j[i].sector,
-					  .buf = j[i].buf,
-					  .len = JOB_BYTES,
-					  .cookie = &j[i]};
+		io = (struct blkfront_io){ .op = j[i].op,
+					   .sector = j[i].sector,
+					   .buf = j[i].buf,
+					   .len = JOB_BYTES,
+					   .cookie = &j[i] };
 		j[i].id = blkfront_submit(bf, 0, &io);
 		CHECK(j[i].id >= 0, "submit: %s", blkfront_last_error());
 	}
@@ -309,7 +310,7 @@ static int hostile_main(void *arg)
 
 int main(void)
 {
-	static const char *const sets[] = {"persistent=1", NULL};
+	static const char *const sets[] = { "persistent=1", NULL };
 	struct hostile h;
 	char img[PATH_MAX];
 

@@ -29,9 +29,9 @@
 #define DEV_NATIVE HOSTILE_DEVID
 #define DEV_X86_32 (HOSTILE_DEVID + 16)
 #define MAXSEG 256u
-#define BAD_REGION 8192ull /* sectors: refused WRITEs aim here */
+#define BAD_REGION 8192ull   /* sectors: refused WRITEs aim here */
 #define BAD_GREF 0xFFFFFFF0u /* past any grant table */
-#define UNGRANTED 16000u /* inside xensim's table, never given */
+#define UNGRANTED 16000u     /* inside xensim's table, never given */
 
 struct ctx {
 	struct blkfront *bf;
@@ -131,7 +131,7 @@ static void attack(unsigned int devid, enum ring_blkif_abi abi,
 
 	/* Refused: the inner op. */
 	{
-		static const uint8_t iops[] = {2, 3, 4, 5, 6, 7, 200, 255};
+		static const uint8_t iops[] = { 2, 3, 4, 5, 6, 7, 200, 255 };
 		static char names[8][48];
 
 		for (unsigned int i = 0; i < sizeof(iops); i++) {
@@ -177,18 +177,18 @@ static void attack(unsigned int devid, enum ring_blkif_abi abi,
 			uint32_t gref;
 			uint8_t first, last;
 		} bad[] = {
-			{"WRITE, descriptor 150 with a bad gref",
-			 BLKIF_OP_WRITE, 200, 150, BAD_GREF, 0, 7},
-			{"READ, descriptor 10 never granted", BLKIF_OP_READ,
-			 200, 10, UNGRANTED, 0, 7},
-			{"WRITE, last descriptor last_sect 8", BLKIF_OP_WRITE,
-			 256, 255, 0, 0, 8},
-			{"READ, first descriptor first 5 > last 4",
-			 BLKIF_OP_READ, 256, 0, 0, 5, 4},
-			{"WRITE, descriptor 100 first 8 = last 8",
-			 BLKIF_OP_WRITE, 101, 100, 0, 8, 8},
-			{"READ, descriptor 30 last_sect 255", BLKIF_OP_READ, 31,
-			 30, 0, 0, 255},
+			{ "WRITE, descriptor 150 with a bad gref",
+			  BLKIF_OP_WRITE, 200, 150, BAD_GREF, 0, 7 },
+			{ "READ, descriptor 10 never granted", BLKIF_OP_READ,
+			  200, 10, UNGRANTED, 0, 7 },
+			{ "WRITE, last descriptor last_sect 8", BLKIF_OP_WRITE,
+			  256, 255, 0, 0, 8 },
+			{ "READ, first descriptor first 5 > last 4",
+			  BLKIF_OP_READ, 256, 0, 0, 5, 4 },
+			{ "WRITE, descriptor 100 first 8 = last 8",
+			  BLKIF_OP_WRITE, 101, 100, 0, 8, 8 },
+			{ "READ, descriptor 30 last_sect 255", BLKIF_OP_READ,
+			  31, 30, 0, 0, 255 },
 		};
 
 		for (unsigned int k = 0; k < sizeof(bad) / sizeof(bad[0]);
@@ -331,7 +331,7 @@ static int hostile_main(void *arg)
 
 int main(void)
 {
-	static const char *const sets[] = {"max-indirect-segments=256", NULL};
+	static const char *const sets[] = { "max-indirect-segments=256", NULL };
 	struct hostile h;
 	char img[PATH_MAX];
 

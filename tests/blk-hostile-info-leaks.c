@@ -26,7 +26,7 @@
 #define DEV_X86_32 (HOSTILE_DEVID + 16)
 #define SEED 3u /* the disk image's pattern */
 #define CANARY 0x5A
-#define NREQ 32u /* a one-page ring */
+#define NREQ 32u  /* a one-page ring */
 #define MAXPG 24u /* pages one request may use */
 #define ROUNDS 6u
 

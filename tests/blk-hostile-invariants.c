@@ -32,7 +32,7 @@
 #define NREG 48u /* regions per queue */
 #define REG_BYTES (256u << 10)
 #define DISCARD_AT (24ull << 20) /* bytes: DISCARDs only, never read */
-#define TOTAL 2500u /* requests per vbd */
+#define TOTAL 2500u		 /* requests per vbd */
 #define MAXJOBS 512u
 #define BAD_GREF 0xFFFFFFF0u
 
@@ -155,16 +155,16 @@ static void b_discard(struct ring_blkif_req *r, uint64_t s)
 }
 
 static const struct bad bads[] = {
-	{"unknown op 77", BLKIF_RSP_EOPNOTSUPP, b_unknown},
-	{"WRITE without segments", BLKIF_RSP_ERROR, b_noseg},
-	{"READ with 12 segments", BLKIF_RSP_ERROR, b_12seg},
-	{"WRITE, first_sect > last_sect", BLKIF_RSP_ERROR, b_bounds},
-	{"READ across the end", BLKIF_RSP_ERROR, b_past_end},
-	{"READ into a bad grant", BLKIF_RSP_ERROR, b_gref},
-	{"INDIRECT with inner op DISCARD", BLKIF_RSP_ERROR, b_ind_op},
-	{"INDIRECT with 300 segments", BLKIF_RSP_ERROR, b_ind_count},
-	{"INDIRECT with a bad indirect page", BLKIF_RSP_ERROR, b_ind_gref},
-	{"DISCARD across the end", BLKIF_RSP_ERROR, b_discard},
+	{ "unknown op 77", BLKIF_RSP_EOPNOTSUPP, b_unknown },
+	{ "WRITE without segments", BLKIF_RSP_ERROR, b_noseg },
+	{ "READ with 12 segments", BLKIF_RSP_ERROR, b_12seg },
+	{ "WRITE, first_sect > last_sect", BLKIF_RSP_ERROR, b_bounds },
+	{ "READ across the end", BLKIF_RSP_ERROR, b_past_end },
+	{ "READ into a bad grant", BLKIF_RSP_ERROR, b_gref },
+	{ "INDIRECT with inner op DISCARD", BLKIF_RSP_ERROR, b_ind_op },
+	{ "INDIRECT with 300 segments", BLKIF_RSP_ERROR, b_ind_count },
+	{ "INDIRECT with a bad indirect page", BLKIF_RSP_ERROR, b_ind_gref },
+	{ "DISCARD across the end", BLKIF_RSP_ERROR, b_discard },
 };
 #define NBADS (sizeof(bads) / sizeof(bads[0]))
 
@@ -204,7 +204,7 @@ static struct job *job_new(struct load *l)
 static int issue(struct load *l, unsigned int q)
 {
 	struct job *j = job_new(l);
-	struct blkfront_io io = {0};
+	struct blkfront_io io = { 0 };
 	unsigned int pick = rnd(l) % 100;
 	int rc;
 
@@ -394,12 +394,12 @@ static void run_load(unsigned int devid, const struct blkfront_cfg *cfg,
 /* Ids a frontend should not use: each request still answered once. */
 static void hostile_ids(void)
 {
-	static const uint64_t ids[] = {7, UINT64_MAX, 0x8000000000000001ull};
+	static const uint64_t ids[] = { 7, UINT64_MAX, 0x8000000000000001ull };
 	struct blkfront *bf = hostile_connect(DEV_IDS, NULL);
 	struct ring_blkif_front *rf = blkfront_ring(bf, 0);
 	struct ring_blkif_rsp rsp[32];
 	struct hostile_page p;
-	unsigned int seen[3] = {0};
+	unsigned int seen[3] = { 0 };
 	unsigned int n = 0;
 
 	hostile_page(bf, 0, &p);
@@ -473,8 +473,8 @@ static int hostile_main(void *arg)
 
 int main(void)
 {
-	static const char *const sets[] = {"max-queues=2",
-					   "max-ring-page-order=2", NULL};
+	static const char *const sets[] = { "max-queues=2",
+					    "max-ring-page-order=2", NULL };
 	struct hostile h;
 	char img[PATH_MAX];
 

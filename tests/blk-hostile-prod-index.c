@@ -29,10 +29,11 @@
 #define DEV_GOOD (HOSTILE_DEVID + 48)
 #define DEV_MQ (HOSTILE_DEVID + 64)
 #define NSLOT 32u
-#define LIE_AT 1000ull /* the lied-about WRITEs' sectors */
+#define LIE_AT 1000ull	 /* the lied-about WRITEs' sectors */
 #define LEGAL_AT 3000ull /* the legal full ring's WRITEs */
 
-static const unsigned int liars[] = {DEV_ATTACH, DEV_AHEAD, DEV_BEHIND, DEV_MQ};
+static const unsigned int liars[] = { DEV_ATTACH, DEV_AHEAD, DEV_BEHIND,
+				      DEV_MQ };
 #define NLIARS (sizeof(liars) / sizeof(liars[0]))
 
 static void wait_closing(unsigned int devid)
@@ -177,10 +178,10 @@ static void lie_one_queue(void)
 	hostile_rw_ok(bf, 1, 100, 65536, 35);
 	memset(buf, 0x75, 45056);
 	for (;;) {
-		struct blkfront_io io = {.op = BLKFRONT_WRITE,
-					 .sector = 10000 + 88 * sent,
-					 .buf = buf,
-					 .len = 45056};
+		struct blkfront_io io = { .op = BLKFRONT_WRITE,
+					  .sector = 10000 + 88 * sent,
+					  .buf = buf,
+					  .len = 45056 };
 
 		if (blkfront_submit(bf, 0, &io) < 0)
 			break;
@@ -255,12 +256,13 @@ static int recover(void *arg)
 int main(void)
 {
 	struct hostile h;
-	static const char *const sets[] = {"max-queues=2", NULL};
+	static const char *const sets[] = { "max-queues=2", NULL };
 	char img[5][PATH_MAX];
-	static const char *const names[] = {"attach.img", "ahead.img",
-					    "behind.img", "good.img", "mq.img"};
-	static const unsigned int devs[] = {DEV_ATTACH, DEV_AHEAD, DEV_BEHIND,
-					    DEV_GOOD, DEV_MQ};
+	static const char *const names[] = { "attach.img", "ahead.img",
+					     "behind.img", "good.img",
+					     "mq.img" };
+	static const unsigned int devs[] = { DEV_ATTACH, DEV_AHEAD, DEV_BEHIND,
+					     DEV_GOOD, DEV_MQ };
 
 	hostile_start(&h, NULL, sets);
 	for (unsigned int i = 0; i < 5; i++) {

@@ -39,7 +39,7 @@ static int have_4k;
 struct pages {
 	struct hostile_page w[FULL]; /* write data: page i is 0x40 + i */
 	struct hostile_page r[FULL]; /* read targets */
-	struct hostile_page r1; /* one more read target */
+	struct hostile_page r1;	     /* one more read target */
 	uint32_t wref[FULL], rref[FULL];
 };
 
@@ -234,7 +234,8 @@ static void attack_4k(void)
 
 #define ADD(want_, what_, op_, sector_, g_, first_, last_)                     \
 	do {                                                                   \
-		v[n] = (struct hostile_req){.want = (want_), .what = (what_)}; \
+		v[n] = (struct hostile_req){ .want = (want_),                  \
+					     .what = (what_) };                \
 		hostile_req(&v[n].r, (op_), (sector_), 1, &(g_), 1, (first_),  \
 			    (last_));                                          \
 		n++;                                                           \
@@ -255,8 +256,9 @@ static void attack_4k(void)
 	ADD(BLKIF_RSP_OKAY, "4K disk: WRITE of 4 KiB in two half pages",
 	    BLKIF_OP_WRITE, 32, w2[0].gref, 4, 7);
 	v[n - 1].r.nr_segments = 2;
-	v[n - 1].r.seg[1] = (struct ring_blkif_seg){
-		.gref = w2[1].gref, .first_sect = 0, .last_sect = 3};
+	v[n - 1].r.seg[1] = (struct ring_blkif_seg){ .gref = w2[1].gref,
+						     .first_sect = 0,
+						     .last_sect = 3 };
 #undef ADD
 	hostile_run(bf, 0, v, n);
 

@@ -51,82 +51,82 @@ static const struct lie {
 	const char *edits[4];
 	enum special special;
 	const char *needle; /* in the error node */
-	int may_connect; /* 1: only hurts the liar; 2: no lie */
+	int may_connect;    /* 1: only hurts the liar; 2: no lie */
 } lies[] = {
-	{.what = "multi-queue-num-queues 0",
-	 .edits = {"multi-queue-num-queues=0"},
-	 .needle = "multi-queue-num-queues"},
-	{.what = "multi-queue-num-queues 999",
-	 .edits = {"multi-queue-num-queues=999"},
-	 .needle = "multi-queue-num-queues"},
-	{.what = "multi-queue-num-queues \"two\"",
-	 .edits = {"multi-queue-num-queues=two"},
-	 .needle = "multi-queue-num-queues"},
-	{.what = "ring-page-order 9",
-	 .edits = {"ring-page-order=9"},
-	 .needle = "ring-page-order"},
-	{.what = "ring-page-order past 2^64",
-	 .edits = {"ring-page-order=99999999999999999999999"},
-	 .needle = "ring-page-order"},
-	{.what = "ring-ref \"abc\"",
-	 .edits = {"ring-ref=abc"},
-	 .needle = "ring-ref"},
-	{.what = "ring-ref 2^32",
-	 .edits = {"ring-ref=4294967296"},
-	 .needle = "ring-ref"},
-	{.what = "ring-ref never granted",
-	 .edits = {"ring-ref=16000"},
-	 .needle = "ring"},
-	{.what = "event-channel \"xyz\"",
-	 .edits = {"event-channel=xyz"},
-	 .needle = "event-channel"},
-	{.what = "event-channel never allocated",
-	 .edits = {"event-channel=999"},
-	 .needle = "event channel"},
-	{.what = "event-channel bound for domain 2",
-	 .special = S_EVT_OTHER_DOM,
-	 .needle = "event channel"},
-	{.what = "protocol \"bogus-abi\"",
-	 .edits = {"protocol=bogus-abi"},
-	 .needle = "protocol"},
-	{.what = "two queues, no queue-1/",
-	 .special = S_Q1_MISSING,
-	 .needle = "queue-1/event-channel"},
-	{.what = "one queue, only queue-0/ keys",
-	 .special = S_TOP_MISSING,
-	 .needle = "event-channel"},
-	{.what = "ring-page-order 2 without ring-ref3",
-	 .order = 2,
-	 .edits = {"-ring-ref3"},
-	 .needle = "ring-ref3"},
-	{.what = "ring-page-order 1 with ring-ref",
-	 .edits = {"ring-page-order=1"},
-	 .needle = "ring-ref0"},
-	{.what = "state \"abc\"",
-	 .special = S_STATE_GARBAGE,
-	 .needle = "state"},
-	{.what = "ring granted read-only",
-	 .special = S_RO_RING,
-	 .needle = "ring"},
-	{.what = "four queues, queue-3's ring never granted",
-	 .special = S_Q3_UNGRANTED,
-	 .needle = "ring"},
-	{.what = "two queues on one ring and one port",
-	 .special = S_ONE_RING_PORT},
-	{.what = "two queues on one ring",
-	 .special = S_ONE_RING,
-	 .may_connect = 1},
+	{ .what = "multi-queue-num-queues 0",
+	  .edits = { "multi-queue-num-queues=0" },
+	  .needle = "multi-queue-num-queues" },
+	{ .what = "multi-queue-num-queues 999",
+	  .edits = { "multi-queue-num-queues=999" },
+	  .needle = "multi-queue-num-queues" },
+	{ .what = "multi-queue-num-queues \"two\"",
+	  .edits = { "multi-queue-num-queues=two" },
+	  .needle = "multi-queue-num-queues" },
+	{ .what = "ring-page-order 9",
+	  .edits = { "ring-page-order=9" },
+	  .needle = "ring-page-order" },
+	{ .what = "ring-page-order past 2^64",
+	  .edits = { "ring-page-order=99999999999999999999999" },
+	  .needle = "ring-page-order" },
+	{ .what = "ring-ref \"abc\"",
+	  .edits = { "ring-ref=abc" },
+	  .needle = "ring-ref" },
+	{ .what = "ring-ref 2^32",
+	  .edits = { "ring-ref=4294967296" },
+	  .needle = "ring-ref" },
+	{ .what = "ring-ref never granted",
+	  .edits = { "ring-ref=16000" },
+	  .needle = "ring" },
+	{ .what = "event-channel \"xyz\"",
+	  .edits = { "event-channel=xyz" },
+	  .needle = "event-channel" },
+	{ .what = "event-channel never allocated",
+	  .edits = { "event-channel=999" },
+	  .needle = "event channel" },
+	{ .what = "event-channel bound for domain 2",
+	  .special = S_EVT_OTHER_DOM,
+	  .needle = "event channel" },
+	{ .what = "protocol \"bogus-abi\"",
+	  .edits = { "protocol=bogus-abi" },
+	  .needle = "protocol" },
+	{ .what = "two queues, no queue-1/",
+	  .special = S_Q1_MISSING,
+	  .needle = "queue-1/event-channel" },
+	{ .what = "one queue, only queue-0/ keys",
+	  .special = S_TOP_MISSING,
+	  .needle = "event-channel" },
+	{ .what = "ring-page-order 2 without ring-ref3",
+	  .order = 2,
+	  .edits = { "-ring-ref3" },
+	  .needle = "ring-ref3" },
+	{ .what = "ring-page-order 1 with ring-ref",
+	  .edits = { "ring-page-order=1" },
+	  .needle = "ring-ref0" },
+	{ .what = "state \"abc\"",
+	  .special = S_STATE_GARBAGE,
+	  .needle = "state" },
+	{ .what = "ring granted read-only",
+	  .special = S_RO_RING,
+	  .needle = "ring" },
+	{ .what = "four queues, queue-3's ring never granted",
+	  .special = S_Q3_UNGRANTED,
+	  .needle = "ring" },
+	{ .what = "two queues on one ring and one port",
+	  .special = S_ONE_RING_PORT },
+	{ .what = "two queues on one ring",
+	  .special = S_ONE_RING,
+	  .may_connect = 1 },
 	/*
 	 * ring-page-order present means ring-ref%u, even for order 0 (spec
 	 * B.1 step 5; Linux since "xen-blkback: fix compatibility bug with
 	 * single page rings", 2021): a stale ring-ref must not be used.
 	 */
-	{.what = "ring-page-order 0 with ring-ref, no ring-ref0",
-	 .edits = {"ring-page-order=0"},
-	 .needle = "ring-ref0"},
-	{.what = "ring-page-order 0 with ring-ref0 (no lie: must connect)",
-	 .edits = {"ring-page-order=0", "-ring-ref", "ring-ref0=@"},
-	 .may_connect = 2},
+	{ .what = "ring-page-order 0 with ring-ref, no ring-ref0",
+	  .edits = { "ring-page-order=0" },
+	  .needle = "ring-ref0" },
+	{ .what = "ring-page-order 0 with ring-ref0 (no lie: must connect)",
+	  .edits = { "ring-page-order=0", "-ring-ref", "ring-ref0=@" },
+	  .may_connect = 2 },
 };
 #define NLIES (sizeof(lies) / sizeof(lies[0]))
 #define DEV(i) (HOSTILE_DEVID + 16 * (unsigned int)(i))
@@ -146,7 +146,7 @@ static void multi_queue(struct hostile_fe *fe, enum special sp)
 {
 	unsigned int nq = sp == S_Q3_UNGRANTED ? 4 : 2;
 	char kv[16][64];
-	const char *ed[20] = {NULL};
+	const char *ed[20] = { NULL };
 	unsigned int n = 0;
 
 	snprintf(kv[n], sizeof(kv[n]), "multi-queue-num-queues=%u", nq);
@@ -247,7 +247,7 @@ static void tell_lie(unsigned int i)
 	struct hostile_fe fe;
 	struct xen_evtchn *other = NULL;
 	char a[64], b[64], c[64];
-	const char *ed[8] = {NULL};
+	const char *ed[8] = { NULL };
 	int s;
 
 	hostile_fe_open(&fe, DEV(i), l->order, RING_BLKIF_ABI_NATIVE);
@@ -402,7 +402,7 @@ static int attack(void *arg)
 
 int main(void)
 {
-	static const char *const sets[] = {"max-queues=4", NULL};
+	static const char *const sets[] = { "max-queues=4", NULL };
 	struct hostile h;
 	char img[PATH_MAX], name[32];
 

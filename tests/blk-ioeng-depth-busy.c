@@ -19,12 +19,15 @@
 
 static void busy(struct tb_eng *t)
 {
-	struct ioeng_io io = { .op = IOENG_READ, .len = 4096, .off = 0,
-			       .buf = t->arena, .tag = NTAGS - 1 };
+	struct ioeng_io io = { .op = IOENG_READ,
+			       .len = 4096,
+			       .off = 0,
+			       .buf = t->arena,
+			       .tag = NTAGS - 1 };
 	int ret = t->ops->queue(t->e, &io);
 
-	CHECK(ret == -EBUSY, "%s: queue beyond depth returned %d",
-	      t->ops->name, ret);
+	CHECK(ret == -EBUSY, "%s: queue beyond depth returned %d", t->ops->name,
+	      ret);
 }
 
 static void run(struct tb_eng *t, uint8_t op)
@@ -53,9 +56,8 @@ static void run(struct tb_eng *t, uint8_t op)
 		n = t->ops->reap(t->e, d, 3 - got);
 		CHECK(n >= 0, "%s: reap %d", name, n);
 		for (int i = 0; i < n; i++) {
-			CHECK(d[i].tag < tag && !seen[d[i].tag],
-			      "%s: tag %llu", name,
-			      (unsigned long long)d[i].tag);
+			CHECK(d[i].tag < tag && !seen[d[i].tag], "%s: tag %llu",
+			      name, (unsigned long long)d[i].tag);
 			seen[d[i].tag] = 1;
 			res[d[i].tag] = d[i].res;
 		}

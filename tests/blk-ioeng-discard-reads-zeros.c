@@ -23,11 +23,11 @@ struct range {
 
 static const struct range ranges[] = {
 	{ IOENG_DISCARD, 4096, 8192 },
-	{ IOENG_DISCARD, (1u << 20) + 512, 3 * 512 },	/* inside a block */
+	{ IOENG_DISCARD, (1u << 20) + 512, 3 * 512 },	   /* inside a block */
 	{ IOENG_DISCARD, (2u << 20) - 1024, 4096 + 2048 }, /* across blocks */
 	{ IOENG_DISCARD, 3u << 20, 1u << 20 },
 	{ IOENG_SECDISCARD, (5u << 20) + 3 * 4096, 5 * 4096 },
-	{ IOENG_DISCARD, SIZE - 4096, 4096 },		/* the last block */
+	{ IOENG_DISCARD, SIZE - 4096, 4096 }, /* the last block */
 };
 #define NR (sizeof(ranges) / sizeof(ranges[0]))
 
@@ -51,8 +51,8 @@ static void run(struct tb_eng *t, const struct tb_store *st)
 
 		if (r->op == IOENG_SECDISCARD && st->is_blkdev &&
 		    res[i] == -EOPNOTSUPP) {
-			printf("%s on %s: no secure discard: data kept\n",
-			       name, what);
+			printf("%s on %s: no secure discard: data kept\n", name,
+			       what);
 			continue;
 		}
 		CHECK(res[i] == 0, "%s on %s: discard %u (%llu+%u): %d", name,
@@ -64,7 +64,7 @@ static void run(struct tb_eng *t, const struct tb_store *st)
 		CHECK(!memcmp(back + i, data + i, 512),
 		      "%s on %s: sector at %zu: %s", name, what, i,
 		      tb_all_zero(data + i, 512) ? "not zero after discard"
-						  : "data around discard lost");
+						 : "data around discard lost");
 	printf("%s on %s: %zu ranges checked\n", name, what, NR);
 	free(back);
 	free(data);

@@ -20,7 +20,7 @@ struct case_io {
 	uint8_t op;
 	uint64_t off;
 	uint32_t len;
-	int want;	/* 0, a negative errno, or 1: any negative errno */
+	int want; /* 0, a negative errno, or 1: any negative errno */
 };
 
 static void run(struct tb_eng *t, const char *what, const struct case_io *c,
@@ -61,10 +61,10 @@ static const struct case_io file_ios[] = {
 	{ IOENG_READ, 0, 4096, 0 },
 	{ IOENG_WRITE, 8192, 4096, -EBADF },
 	{ IOENG_READ, 65536, 8192, 0 },
-	{ IOENG_READ, SIZE, 4096, -EIO },		/* past the end */
-	{ IOENG_READ, SIZE - 4096, 8192, -EIO },	/* straddling it */
+	{ IOENG_READ, SIZE, 4096, -EIO },	 /* past the end */
+	{ IOENG_READ, SIZE - 4096, 8192, -EIO }, /* straddling it */
 	{ IOENG_READ, SIZE + (1u << 20), 512, -EIO },
-	{ IOENG_READ, SIZE - 8192, 8192, 0 },		/* up to the end */
+	{ IOENG_READ, SIZE - 8192, 8192, 0 }, /* up to the end */
 	{ IOENG_WRITE, 0, 512, -EBADF },
 };
 

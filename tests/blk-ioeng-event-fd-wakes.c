@@ -30,8 +30,8 @@ static void run(struct tb_eng *t, const char *what)
 	CHECK(!tb_readable(t, 0), "%s on %s: readable before any I/O", name,
 	      what);
 	for (unsigned int i = 0; i < NIO; i++) {
-		uint8_t op = i % 4 == 0   ? IOENG_WRITE
-			     : i == 6     ? IOENG_FLUSH
+		uint8_t op = i % 4 == 0	  ? IOENG_WRITE
+			     : i == 6	  ? IOENG_FLUSH
 			     : i % 4 == 3 ? IOENG_DISCARD
 					  : IOENG_READ;
 
@@ -44,18 +44,17 @@ static void run(struct tb_eng *t, const char *what)
 	CHECK(t->ops->reap(t->e, d, 4) == 0, "%s on %s: reaped before submit",
 	      name, what);
 
-	CHECK(t->ops->submit(t->e) == (int)NIO, "%s on %s: submit", name,
+	CHECK(t->ops->submit(t->e) == (int)NIO, "%s on %s: submit", name, what);
+	CHECK(tb_readable(t, 5000), "%s on %s: not readable after submit", name,
 	      what);
-	CHECK(tb_readable(t, 5000), "%s on %s: not readable after submit",
-	      name, what);
 	tb_reap(t, NIO, res, seen, NIO, 4);
 	for (unsigned int i = 0; i < NIO; i++)
 		CHECK(res[i] == 0, "%s on %s: I/O %u: %d", name, what, i,
 		      res[i]);
 
 	/* A completion may have raced the drain: one more reap settles it. */
-	CHECK(t->ops->reap(t->e, d, 4) == 0, "%s on %s: extra completion",
-	      name, what);
+	CHECK(t->ops->reap(t->e, d, 4) == 0, "%s on %s: extra completion", name,
+	      what);
 	CHECK(!tb_readable(t, 0), "%s on %s: readable with nothing pending",
 	      name, what);
 	usleep(50 * 1000);

@@ -41,8 +41,8 @@ ssize_t pread(int fd, void *buf, size_t len, off_t off)
 	static ssize_t (*real)(int, void *, size_t, off_t);
 
 	if (!real)
-		real = (ssize_t (*)(int, void *, size_t, off_t))dlsym(
-			RTLD_NEXT, "pread");
+		real = (ssize_t(*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT,
+								     "pread");
 	CHECK(real, "no pread to interpose on");
 	return halve(real(fd, buf, len, off));
 }
@@ -52,8 +52,8 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	static ssize_t (*real)(int, const void *, size_t, off_t);
 
 	if (!real)
-		real = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(
-			RTLD_NEXT, "pwrite");
+		real = (ssize_t(*)(int, const void *, size_t,
+				   off_t))dlsym(RTLD_NEXT, "pwrite");
 	CHECK(real, "no pwrite to interpose on");
 	return halve(real(fd, buf, len, off));
 }

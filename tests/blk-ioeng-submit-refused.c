@@ -25,7 +25,7 @@
 #define DEPTH 8u
 #define BLK 4096u
 
-static int refuse;		/* interpose: take @take, then -EAGAIN */
+static int refuse; /* interpose: take @take, then -EAGAIN */
 static unsigned int take;
 
 int io_uring_submit(struct io_uring *ring)
@@ -56,8 +56,8 @@ int io_submit(io_context_t ctx, long nr, struct iocb *ios[])
 	long n = take;
 
 	if (!real)
-		real = (int (*)(io_context_t, long, struct iocb *[]))dlsym(
-			RTLD_NEXT, "io_submit");
+		real = (int (*)(io_context_t, long,
+				struct iocb *[]))dlsym(RTLD_NEXT, "io_submit");
 	CHECK(real, "no io_submit to interpose on");
 	if (!refuse)
 		return real(ctx, nr, ios);
@@ -105,8 +105,7 @@ static void run(struct tb_eng *t)
 	take = 0;
 	ret = t->ops->submit(t->e);
 	refuse = 0;
-	CHECK(ret == -EAGAIN, "%s: submit returned %d, not -EAGAIN", name,
-	      ret);
+	CHECK(ret == -EAGAIN, "%s: submit returned %d, not -EAGAIN", name, ret);
 	memset(seen, 0, sizeof(seen));
 	tb_reap(t, 4, res, seen, 4, 16);
 	for (unsigned int i = 0; i < 4; i++)
@@ -125,8 +124,8 @@ static void run(struct tb_eng *t)
 	memset(seen, 0, sizeof(seen));
 	tb_reap(t, 4, res, seen, 4, 16);
 	for (unsigned int i = 0; i < 4; i++)
-		CHECK(res[i] == (i < 2 ? 0 : -EAGAIN), "%s: write %u: %d",
-		      name, i, res[i]);
+		CHECK(res[i] == (i < 2 ? 0 : -EAGAIN), "%s: write %u: %d", name,
+		      i, res[i]);
 	for (unsigned int i = 0; i < 4; i++)
 		expect_block(t, i, i < 2 ? 0xcc : 0xaa);
 

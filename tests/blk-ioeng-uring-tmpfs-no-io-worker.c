@@ -41,7 +41,7 @@ static unsigned int io_workers(void)
 			 de->d_name);
 		f = fopen(path, "r");
 		if (!f)
-			continue;	/* gone meanwhile */
+			continue; /* gone meanwhile */
 		if (fgets(comm, sizeof(comm), f) &&
 		    !strncmp(comm, "iou-wrk-", 8))
 			n++;

@@ -36,8 +36,12 @@ static struct ring_sring *new_ring(void)
 }
 
 static const struct blkj_key key = {
-	.domid = 1, .evtchn = 9, .abi = RING_BLKIF_ABI_NATIVE, .pages = 1,
-	.nr_ents = NSLOTS, .refs = { 77 },
+	.domid = 1,
+	.evtchn = 9,
+	.abi = RING_BLKIF_ABI_NATIVE,
+	.pages = 1,
+	.nr_ents = NSLOTS,
+	.refs = { 77 },
 };
 
 static struct ring_blkif_req req(uint64_t id, uint8_t op)
@@ -79,8 +83,8 @@ static struct ring_sring *dead_worker(unsigned int written, int published)
 	      "attach");
 	s->req_prod = 5;
 	for (uint32_t i = 0; i < 5; i++) {
-		struct ring_blkif_req q = req(10 + i, i & 1 ? BLKIF_OP_READ :
-							  BLKIF_OP_WRITE);
+		struct ring_blkif_req q =
+			req(10 + i, i & 1 ? BLKIF_OP_READ : BLKIF_OP_WRITE);
 
 		blkj_take(j, 4 - i, i, &q);
 	}
@@ -89,10 +93,11 @@ static struct ring_sring *dead_worker(unsigned int written, int published)
 	blkj_push_begin(j, 0, rsps, slots, 3);
 	for (unsigned int i = 0; i < written; i++)
 		CHECK(ring_blkif_back_put_rsp(&r, rsps[i].id, rsps[i].op,
-					      rsps[i].status) == 0, "put");
+					      rsps[i].status) == 0,
+		      "put");
 	if (published)
 		ring_back_push_rsp(&r.b);
-	blkj_close(j, 0);	/* killed: the file stays as it is */
+	blkj_close(j, 0); /* killed: the file stays as it is */
 	return s;
 }
 
@@ -121,10 +126,12 @@ static void successor(struct ring_sring *s, int want_republished)
 
 		/* The frontend's view of this ring (init would wipe it). */
 		f = (struct ring_blkif_front){
-			.f = { .sring = s, .nr_ents = NSLOTS,
+			.f = { .sring = s,
+			       .nr_ents = NSLOTS,
 			       .slot_size = (uint32_t)ring_blkif_slot_size(
 				       RING_BLKIF_ABI_NATIVE),
-			       .req_prod_pvt = 5, .req_pushed = 5 },
+			       .req_prod_pvt = 5,
+			       .req_pushed = 5 },
 			.abi = RING_BLKIF_ABI_NATIVE,
 		};
 		CHECK(ring_blkif_front_fetch_rsp(&f, got, 3) == 3, "3 answers");
@@ -178,11 +185,12 @@ int main(void)
 		blkj_take(j, 0, 0, &q);
 		q = req(21, BLKIF_OP_READ);
 		blkj_take(j, 1, 1, &q);
-		blkj_cons(j, 1);	/* only the first was committed */
+		blkj_cons(j, 1); /* only the first was committed */
 		q = req(22, BLKIF_OP_READ);
 	}
 	blkj_close(j, 0);
-	CHECK(blkj_open(path, &key, NSLOTS, 1, &j, &found) == 0 && found, "open");
+	CHECK(blkj_open(path, &key, NSLOTS, 1, &j, &found) == 0 && found,
+	      "open");
 	CHECK(ring_blkif_back_attach(&r, s, 1, 0) == 0, "attach");
 	CHECK(blkj_recover(j, &r, out, idx, slot, NSLOTS, &again) == 1 &&
 		      out[0].id == 20 && r.b.req_cons == 1,
@@ -190,8 +198,9 @@ int main(void)
 	blkj_close(j, 0);
 
 	/* 4a. rsp_prod moved by the guest: the journal cannot be squared. */
-	CHECK(blkj_open(path, &key, NSLOTS, 1, &j, &found) == 0 && found, "open");
-	s->rsp_prod = 2;	/* 1 taken, 2 "answered"? */
+	CHECK(blkj_open(path, &key, NSLOTS, 1, &j, &found) == 0 && found,
+	      "open");
+	s->rsp_prod = 2; /* 1 taken, 2 "answered"? */
 	CHECK(ring_blkif_back_attach(&r, s, 1, 0) == 0, "attach");
 	CHECK(blkj_recover(j, &r, out, idx, slot, NSLOTS, &again) == -EPROTO,
 	      "a lying rsp_prod was believed");
@@ -202,7 +211,8 @@ int main(void)
 
 		other.refs[0] = 78;
 		CHECK(blkj_open(path, &other, NSLOTS, 1, &j, &found) == 0 &&
-			      !found, "another ring's journal was found");
+			      !found,
+		      "another ring's journal was found");
 		blkj_close(j, 1);
 	}
 	free(s);

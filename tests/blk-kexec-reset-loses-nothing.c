@@ -39,7 +39,7 @@ static char img[PATH_MAX];
 struct w {
 	uint64_t off;
 	uint8_t *buf;
-	int answers; /* completions seen */
+	int answers;	   /* completions seen */
 	int before_closed; /* answered on the old ring */
 };
 

@@ -36,16 +36,16 @@ struct combo {
 };
 
 static const struct combo combos[] = {
-	{1, 0, 0, 0, 0, "1 queue, order 0, no persistent"},
-	{1, 0, 1, 0, 0, "1 queue, order 0, persistent"},
-	{1, 4, 0, 0, 0, "1 queue, order 4, no persistent"},
-	{1, 4, 1, 0, 0, "1 queue, order 4, persistent"},
-	{4, 0, 0, 0, 0, "4 queues, order 0, no persistent"},
-	{4, 0, 1, 0, 0, "4 queues, order 0, persistent"},
-	{4, 4, 0, 0, 0, "4 queues, order 4, no persistent"},
-	{4, 4, 1, 0, 0, "4 queues, order 4, persistent"},
-	{1, 0, 1, 1, 0, "x86_32 abi"},
-	{1, 2, 1, 0, 1, "Windows-style, multi-queue-num-queues=1"},
+	{ 1, 0, 0, 0, 0, "1 queue, order 0, no persistent" },
+	{ 1, 0, 1, 0, 0, "1 queue, order 0, persistent" },
+	{ 1, 4, 0, 0, 0, "1 queue, order 4, no persistent" },
+	{ 1, 4, 1, 0, 0, "1 queue, order 4, persistent" },
+	{ 4, 0, 0, 0, 0, "4 queues, order 0, no persistent" },
+	{ 4, 0, 1, 0, 0, "4 queues, order 0, persistent" },
+	{ 4, 4, 0, 0, 0, "4 queues, order 4, no persistent" },
+	{ 4, 4, 1, 0, 0, "4 queues, order 4, persistent" },
+	{ 1, 0, 1, 1, 0, "x86_32 abi" },
+	{ 1, 2, 1, 0, 1, "Windows-style, multi-queue-num-queues=1" },
 };
 #define NCOMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -53,13 +53,13 @@ static const struct {
 	size_t len;
 	uint8_t page_off;
 } sizes[] = {
-	{512, 0},	    {1 * KIB, 3},
-	{3584, 1},	    {4 * KIB, 0},
-	{4 * KIB + 512, 7}, {8 * KIB, 0},
-	{44 * KIB, 0},	    {44 * KIB + 512, 0},
-	{64 * KIB, 5},	    {128 * KIB + 512, 0},
-	{256 * KIB, 0},	    {1024 * KIB - 512, 1},
-	{1024 * KIB, 0},
+	{ 512, 0 },	      { 1 * KIB, 3 },
+	{ 3584, 1 },	      { 4 * KIB, 0 },
+	{ 4 * KIB + 512, 7 }, { 8 * KIB, 0 },
+	{ 44 * KIB, 0 },      { 44 * KIB + 512, 0 },
+	{ 64 * KIB, 5 },      { 128 * KIB + 512, 0 },
+	{ 256 * KIB, 0 },     { 1024 * KIB - 512, 1 },
+	{ 1024 * KIB, 0 },
 };
 #define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
 
@@ -68,8 +68,8 @@ static const struct engine {
 	unsigned int domid;
 	const char *name;
 } engines[] = {
-	{"vbd", 1, "uring"},
-	{"vbd3", 2, "aio"},
+	{ "vbd", 1, "uring" },
+	{ "vbd3", 2, "aio" },
 };
 
 static char imgs[2][NCOMBOS][PATH_MAX];

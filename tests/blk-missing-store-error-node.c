@@ -36,8 +36,8 @@ static const struct {
 	int err;
 	const char *what;
 } bad[] = {
-	{51712, ENOENT, "a missing file"},
-	{51728, EISDIR, "a directory"},
+	{ 51712, ENOENT, "a missing file" },
+	{ 51728, EISDIR, "a directory" },
 };
 #define NBAD (sizeof(bad) / sizeof(bad[0]))
 

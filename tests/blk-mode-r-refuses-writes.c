@@ -27,7 +27,7 @@
 #define DISK_BYTES (8ull << 20)
 #define SEED 3
 
-static const uint64_t offs[] = {0, 3ull << 20, DISK_BYTES - 128 * KIB};
+static const uint64_t offs[] = { 0, 3ull << 20, DISK_BYTES - 128 * KIB };
 
 static void refused_write(struct blkfront *bf, uint64_t off, size_t len,
 			  unsigned int page_off)
@@ -101,7 +101,7 @@ static int guest(void *arg)
 
 		refused_write(bf, offs[i], 4 * KIB, 0);
 		refused_write(bf, offs[i], 44 * KIB - 512, 1);
-		refused_write(bf, offs[i], 128 * KIB, 0); /* indirect */
+		refused_write(bf, offs[i], 128 * KIB, 0);      /* indirect */
 		refused_write(bf, offs[i], 64 * KIB + 512, 7); /* indirect */
 		/* blkfront sends no DISCARD unless advertised: by hand. */
 		blk2_do_raw(bf, 0, &req, &d);
@@ -116,7 +116,7 @@ static int guest(void *arg)
 		good_read(bf, offs[i], 4 * KIB, 0);
 		good_read(bf, offs[i], 44 * KIB, 0);
 		good_read(bf, offs[i] + 512, 3 * KIB, 5);
-		good_read(bf, offs[i], 128 * KIB, 0); /* indirect */
+		good_read(bf, offs[i], 128 * KIB, 0);		/* indirect */
 		good_read(bf, offs[i] + 4 * KIB, 100 * KIB, 2); /* indirect */
 	}
 	blk2_no_violations(bf, "end");

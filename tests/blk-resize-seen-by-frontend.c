@@ -38,10 +38,10 @@ static const struct {
 	size_t len;
 	const char *what;
 } tail[] = {
-	{OLD_BYTES, 4 * KIB, "the first new block"},
-	{OLD_BYTES - 2 * KIB, 8 * KIB, "straddling the old end"},
-	{OLD_BYTES + 1024 * KIB, 256 * KIB, "inside the new tail (indirect)"},
-	{NEW_BYTES - 44 * KIB, 44 * KIB, "ending at the new end"},
+	{ OLD_BYTES, 4 * KIB, "the first new block" },
+	{ OLD_BYTES - 2 * KIB, 8 * KIB, "straddling the old end" },
+	{ OLD_BYTES + 1024 * KIB, 256 * KIB, "inside the new tail (indirect)" },
+	{ NEW_BYTES - 44 * KIB, 44 * KIB, "ending at the new end" },
 };
 #define NTAIL (sizeof(tail) / sizeof(tail[0]))
 
@@ -75,7 +75,7 @@ static long now_ms(void)
 /* Take the queued watch events; 1 if one was for @path. */
 static int drain_watch(struct xen_store *xs, const char *path, int wait_ms)
 {
-	struct pollfd pfd = {.fd = xen_store_watch_fd(xs), .events = POLLIN};
+	struct pollfd pfd = { .fd = xen_store_watch_fd(xs), .events = POLLIN };
 	char *p, *tok;
 	void *mem;
 	int hit = 0;

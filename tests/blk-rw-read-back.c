@@ -48,9 +48,9 @@ static const size_t sizes[] = {
 struct region {
 	uint64_t off; /* bytes */
 	size_t len;
-	uint8_t page_off; /* first segment's first_sect */
+	uint8_t page_off;      /* first segment's first_sect */
 	unsigned int misalign; /* user buffer address % 64 */
-	uint32_t seed; /* last data written; 0: zeros */
+	uint32_t seed;	       /* last data written; 0: zeros */
 };
 
 static struct region regions[NREGIONS];
@@ -74,9 +74,9 @@ static void plan_regions(void)
 	CHECK(cur < DISK_BYTES - (4u << 20), "regions overflow the disk");
 	/* Across the 32 MiB mark, and the very last sectors. */
 	regions[k++] =
-		(struct region){DISK_BYTES / 2 - 2048, 64 * KIB, 3, 5, 1};
+		(struct region){ DISK_BYTES / 2 - 2048, 64 * KIB, 3, 5, 1 };
 	regions[k++] =
-		(struct region){DISK_BYTES - 300 * KIB, 300 * KIB, 0, 1, 1};
+		(struct region){ DISK_BYTES - 300 * KIB, 300 * KIB, 0, 1, 1 };
 	CHECK(k == NREGIONS, "plan");
 	for (i = 0; i < NREGIONS; i++)
 		for (unsigned int j = i + 1; j < NREGIONS; j++)
@@ -200,7 +200,7 @@ static void pass(struct blkfront *bf, uint8_t op, uint32_t wseed,
 {
 	const struct blkfront_info *in = blkfront_info(bf);
 	static struct job jobs[NREGIONS * 128];
-	uint8_t *mem[NREGIONS] = {0};
+	uint8_t *mem[NREGIONS] = { 0 };
 	unsigned int n = 0;
 
 	for (unsigned int i = 0; i < NREGIONS; i++) {
@@ -278,7 +278,7 @@ static int guest_first(void *arg)
 	pass(bf, BLKFRONT_WRITE, 1, 2);
 	pass(bf, BLKFRONT_READ, 0, 2);
 	if (in->flush) {
-		struct blkfront_io fl = {.op = BLKFRONT_FLUSH};
+		struct blkfront_io fl = { .op = BLKFRONT_FLUSH };
 
 		CHECK(blkfront_sync(bf, 0, &fl, 10000) == 0, "flush: %s",
 		      blkfront_last_error());

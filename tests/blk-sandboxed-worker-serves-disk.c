@@ -51,26 +51,32 @@ static int guest(void *arg)
 		/* 64 KiB writes: indirect (16 pages) and direct (44 KiB). */
 		n = 0;
 		for (off = 0; off < DISK_BYTES; n++) {
-			CHECK(n < sizeof(jobs) / sizeof(jobs[0]), "too many jobs");
+			CHECK(n < sizeof(jobs) / sizeof(jobs[0]),
+			      "too many jobs");
 			size_t len = n % 2 ? 44 * KIB : 64 * KIB;
 
 			if (off + len > DISK_BYTES)
 				len = DISK_BYTES - off;
 			jobs[n] = (struct blk2_job){
-				.op = BLKFRONT_WRITE, .q = n % 2,
-				.sector = off / 512, .buf = wbuf + off,
+				.op = BLKFRONT_WRITE,
+				.q = n % 2,
+				.sector = off / 512,
+				.buf = wbuf + off,
 				.len = len,
 			};
 			off += len;
 		}
 		blk2_run_jobs(bf, jobs, n, 1);
-		CHECK(blk2_do(bf, 1, &(struct blkfront_io){ .op = BLKFRONT_FLUSH },
-			      &d) == 0, "flush: %d", d.rsp_status);
+		CHECK(blk2_do(bf, 1,
+			      &(struct blkfront_io){ .op = BLKFRONT_FLUSH },
+			      &d) == 0,
+		      "flush: %d", d.rsp_status);
 		CHECK(blkfront_info(bf)->discard, "no feature-discard");
-		CHECK(blk2_do(bf, 0, &(struct blkfront_io){
-				      .op = BLKFRONT_DISCARD,
-				      .sector = DISCARD_OFF / 512,
-				      .len = DISCARD_LEN }, &d) == 0,
+		CHECK(blk2_do(bf, 0,
+			      &(struct blkfront_io){ .op = BLKFRONT_DISCARD,
+						     .sector = DISCARD_OFF / 512,
+						     .len = DISCARD_LEN },
+			      &d) == 0,
 		      "discard: %d", d.rsp_status);
 		for (unsigned int i = 0; i < n; i++) {
 			jobs[i].op = BLKFRONT_READ;
@@ -106,8 +112,8 @@ int main(void)
 	blk_add(&s, "vbd", 1, 51712, img, NULL);
 	/* The filter goes on once the worker has started. */
 	w = blk_wait_worker(&s, 1, "Seccomp", "2");
-	CHECK(simenv_status_has(w, "NoNewPrivs", "1"), "worker %d: no no_new_privs",
-	      (int)w);
+	CHECK(simenv_status_has(w, "NoNewPrivs", "1"),
+	      "worker %d: no no_new_privs", (int)w);
 
 	i = blk_guest(&s, 1, guest, NULL);
 	CHECK(i == 0, "guest failed: status %d", i);

@@ -45,18 +45,22 @@ static int guest(void *arg)
 	bf = blk2_connect(&cfg);
 	for (n = 0; n < DISK_BYTES / (64 * KIB); n++)
 		jobs[n] = (struct blk2_job){
-			.op = BLKFRONT_WRITE, .q = 0,
+			.op = BLKFRONT_WRITE,
+			.q = 0,
 			.sector = (uint64_t)n * 64 * KIB / 512,
-			.buf = wbuf + (size_t)n * 64 * KIB, .len = 64 * KIB,
+			.buf = wbuf + (size_t)n * 64 * KIB,
+			.len = 64 * KIB,
 		};
 	blk2_run_jobs(bf, jobs, n, 1);
 	CHECK(blk2_do(bf, 0, &(struct blkfront_io){ .op = BLKFRONT_FLUSH },
-		      &d) == 0, "flush: %d", d.rsp_status);
+		      &d) == 0,
+	      "flush: %d", d.rsp_status);
 	CHECK(blkfront_info(bf)->discard, "no feature-discard");
-	CHECK(blk2_do(bf, 0, &(struct blkfront_io){
-			      .op = BLKFRONT_DISCARD,
-			      .sector = DISCARD_OFF / 512,
-			      .len = DISCARD_LEN }, &d) == 0,
+	CHECK(blk2_do(bf, 0,
+		      &(struct blkfront_io){ .op = BLKFRONT_DISCARD,
+					     .sector = DISCARD_OFF / 512,
+					     .len = DISCARD_LEN },
+		      &d) == 0,
 	      "discard: %d", d.rsp_status);
 	for (unsigned int i = 0; i < n; i++) {
 		jobs[i].op = BLKFRONT_READ;

@@ -42,7 +42,7 @@ struct jv {
 	int b;
 	int integral; /* J_NUM: a non-negative integer */
 	unsigned long long u;
-	char *s; /* J_STR */
+	char *s;	/* J_STR */
 	unsigned int n; /* J_ARR, J_OBJ */
 	struct jv *kids;
 	char **keys; /* J_OBJ */
@@ -273,7 +273,7 @@ static int jval(struct jp *j, struct jv *v, int depth)
 /* Parse all of @text or exit saying where and why it is not JSON. */
 static void json_parse(const char *text, struct jv *v)
 {
-	struct jp j = {.p = text};
+	struct jp j = { .p = text };
 	const char *end = text + strlen(text);
 
 	if (!jval(&j, v, 0)) {
@@ -334,17 +334,17 @@ static const struct {
 	uint64_t sector;
 	size_t len;
 } ios[] = {
-	{BLKFRONT_READ, 0, 4 * KIB},
-	{BLKFRONT_READ, 100, 8 * KIB},
-	{BLKFRONT_READ, 7, 512},
-	{BLKFRONT_READ, 2048, 44 * KIB},
-	{BLKFRONT_READ, 4095, 1 * KIB},
-	{BLKFRONT_WRITE, 4096, 4 * KIB},
-	{BLKFRONT_WRITE, 5000, 3584},
-	{BLKFRONT_WRITE, 6000, 44 * KIB},
-	{BLKFRONT_READ, 8192, 128 * KIB}, /* indirect */
-	{BLKFRONT_WRITE, 9000, 64 * KIB + 512}, /* indirect */
-	{BLKFRONT_DISCARD, 10240, 64 * KIB},
+	{ BLKFRONT_READ, 0, 4 * KIB },
+	{ BLKFRONT_READ, 100, 8 * KIB },
+	{ BLKFRONT_READ, 7, 512 },
+	{ BLKFRONT_READ, 2048, 44 * KIB },
+	{ BLKFRONT_READ, 4095, 1 * KIB },
+	{ BLKFRONT_WRITE, 4096, 4 * KIB },
+	{ BLKFRONT_WRITE, 5000, 3584 },
+	{ BLKFRONT_WRITE, 6000, 44 * KIB },
+	{ BLKFRONT_READ, 8192, 128 * KIB },	  /* indirect */
+	{ BLKFRONT_WRITE, 9000, 64 * KIB + 512 }, /* indirect */
+	{ BLKFRONT_DISCARD, 10240, 64 * KIB },
 };
 #define NIOS (sizeof(ios) / sizeof(ios[0]))
 #define WANT_READ 6 /* 5 above and the one past the end */
@@ -367,7 +367,7 @@ static int guest(void *arg)
 	struct blkfront_cfg cfg;
 	struct blkfront *a, *b;
 	struct blkfront_done d;
-	struct ring_blkif_req bad = {.op = 200, .handle = XVDA};
+	struct ring_blkif_req bad = { .op = 200, .handle = XVDA };
 	struct blkfront_io io;
 
 	close(to_parent[0]);

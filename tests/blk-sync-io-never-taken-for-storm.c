@@ -48,10 +48,14 @@ int main(void)
 	fprintf(stderr, "%lld reads, %lld wakeups, %lld idle, %lld back-offs\n",
 		reads, events, idle, backoffs);
 	CHECK(reads == ROUNDS, "%lld reads counted, %u done", reads, ROUNDS);
-	CHECK(events >= ROUNDS, "only %lld wakeups for %u synchronous "
-	      "requests: the test did not test", events, 2 * ROUNDS);
-	CHECK(backoffs == 0, "an honest synchronous guest was backed off "
-	      "%lld times (%lld of %lld wakeups idle)", backoffs, idle, events);
+	CHECK(events >= ROUNDS,
+	      "only %lld wakeups for %u synchronous "
+	      "requests: the test did not test",
+	      events, 2 * ROUNDS);
+	CHECK(backoffs == 0,
+	      "an honest synchronous guest was backed off "
+	      "%lld times (%lld of %lld wakeups idle)",
+	      backoffs, idle, events);
 	/* An idle wakeup needs a notification for requests an earlier
 	 * wakeup already took: a rare race, not a pattern. */
 	CHECK(idle * 10 < events, "%lld of %lld wakeups counted idle", idle,

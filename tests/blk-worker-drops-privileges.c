@@ -42,13 +42,20 @@ static int guest(void *arg)
 	cfg.devid = XVDA;
 	bf = blk2_connect(&cfg);
 	blk_fill(wbuf, sizeof(wbuf), SEED, 0);
-	CHECK(blk2_do(bf, 0, &(struct blkfront_io){ .op = BLKFRONT_WRITE,
-			      .buf = wbuf, .len = sizeof(wbuf) }, &d) == 0,
+	CHECK(blk2_do(bf, 0,
+		      &(struct blkfront_io){ .op = BLKFRONT_WRITE,
+					     .buf = wbuf,
+					     .len = sizeof(wbuf) },
+		      &d) == 0,
 	      "write: %d", d.rsp_status);
 	CHECK(blk2_do(bf, 0, &(struct blkfront_io){ .op = BLKFRONT_FLUSH },
-		      &d) == 0, "flush: %d", d.rsp_status);
-	CHECK(blk2_do(bf, 0, &(struct blkfront_io){ .op = BLKFRONT_READ,
-			      .buf = rbuf, .len = sizeof(rbuf) }, &d) == 0,
+		      &d) == 0,
+	      "flush: %d", d.rsp_status);
+	CHECK(blk2_do(bf, 0,
+		      &(struct blkfront_io){ .op = BLKFRONT_READ,
+					     .buf = rbuf,
+					     .len = sizeof(rbuf) },
+		      &d) == 0,
 	      "read: %d", d.rsp_status);
 	CHECK(!memcmp(rbuf, wbuf, sizeof(rbuf)), "read back differs");
 	blk2_no_violations(bf, "read back");
@@ -85,12 +92,13 @@ int main(void)
 	w = blk_wait_worker(&s, 1, "Uid", ids);
 	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", pw->pw_gid, pw->pw_gid,
 		 pw->pw_gid, pw->pw_gid);
-	CHECK(simenv_status_has(w, "Gid", ids), "worker %d: gids are not nobody's",
-	      (int)w);
+	CHECK(simenv_status_has(w, "Gid", ids),
+	      "worker %d: gids are not nobody's", (int)w);
 	CHECK(simenv_status_has(w, "CapEff", "0000000000000000") &&
 		      simenv_status_has(w, "CapPrm", "0000000000000000"),
 	      "worker %d kept capabilities", (int)w);
-	CHECK(simenv_status_has(w, "Seccomp", "2") && simenv_status_has(w, "NoNewPrivs", "1"),
+	CHECK(simenv_status_has(w, "Seccomp", "2") &&
+		      simenv_status_has(w, "NoNewPrivs", "1"),
 	      "worker %d is not under its seccomp filter", (int)w);
 
 	/* Added now: opened by the worker as nobody. */
@@ -101,13 +109,16 @@ int main(void)
 	snprintf(errpath, sizeof(errpath),
 		 "/local/domain/0/error/backend/vbd/1/%u/error", XVDB);
 	v = blk_read(&s, "%s", errpath);
-	CHECK(v && atoi(v) == EACCES, "root's image: error node '%s', want "
-	      "%d ...", v ?: "(none)", EACCES);
+	CHECK(v && atoi(v) == EACCES,
+	      "root's image: error node '%s', want "
+	      "%d ...",
+	      v ?: "(none)", EACCES);
 
 	snprintf(img_a, sizeof(img_a), "%s",
 		 blk_image(&s, "nobodys.img", DISK_BYTES, 0));
 	CHECK(chown(img_a, pw->pw_uid, pw->pw_gid) == 0 &&
-		      chmod(img_a, 0600) == 0, "chown: %s", strerror(errno));
+		      chmod(img_a, 0600) == 0,
+	      "chown: %s", strerror(errno));
 	blk_add(&s, "vbd", 1, XVDA, img_a, NULL);
 	CHECK(blk_guest(&s, 1, guest, NULL) == 0, "guest failed");
 	CHECK(blk2_file_diff(img_a, 0, 128 * 1024, SEED) == -1,

@@ -32,17 +32,17 @@
 #include "lib/check.h"
 
 #define BLOCK 4096u
-#define NBLOCKS 4096u			/* 16 MiB */
+#define NBLOCKS 4096u /* 16 MiB */
 #define DISK ((uint64_t)NBLOCKS * BLOCK)
-#define MAXB 32u			/* blocks per request */
-#define DEPTH 24u			/* requests in flight per queue */
+#define MAXB 32u  /* blocks per request */
+#define DEPTH 24u /* requests in flight per queue */
 #define NQ 2u
 #define SEED0 7u
 #define KILLS 4
 
 struct shared {
 	volatile int stop;
-	volatile unsigned long done;	/* requests completed */
+	volatile unsigned long done; /* requests completed */
 };
 
 static struct shared *sh;
@@ -55,7 +55,7 @@ struct req {
 	uint8_t *buf;
 };
 
-static uint32_t expect[NBLOCKS];	/* the pattern seed each block holds */
+static uint32_t expect[NBLOCKS]; /* the pattern seed each block holds */
 static uint8_t busy[NBLOCKS];
 static struct req reqs[NQ * DEPTH];
 static uint32_t next_seed = 100;
@@ -70,14 +70,15 @@ static int start_one(struct blkfront *bf, struct req *r, unsigned int q)
 	b = (uint32_t)rand() % (NBLOCKS - n);
 	for (i = 0; i < n; i++)
 		if (busy[b + i])
-			return 0;	/* overlaps one in flight: skip */
+			return 0; /* overlaps one in flight: skip */
 	r->write = rand() & 1;
 	r->q = q;
 	r->block = b;
 	r->n = n;
 	r->seed = r->write ? next_seed++ : 0;
 	if (r->write)
-		blk_fill(r->buf, (size_t)n * BLOCK, r->seed, (uint64_t)b * BLOCK);
+		blk_fill(r->buf, (size_t)n * BLOCK, r->seed,
+			 (uint64_t)b * BLOCK);
 	io = (struct blkfront_io){
 		.op = r->write ? BLKFRONT_WRITE : BLKFRONT_READ,
 		.sector = (uint64_t)b * (BLOCK / 512),
@@ -97,7 +98,8 @@ static int start_one(struct blkfront *bf, struct req *r, unsigned int q)
 
 static void finish_one(struct req *r, const struct blkfront_done *d)
 {
-	CHECK(d->status == 0, "%s of %u blocks at %u (id %llu): status %d "
+	CHECK(d->status == 0,
+	      "%s of %u blocks at %u (id %llu): status %d "
 	      "(the backend said op %u status %d)",
 	      r->write ? "write" : "read", r->n, r->block,
 	      (unsigned long long)d->id, d->status, d->rsp_op, d->rsp_status);
@@ -215,7 +217,8 @@ int main(void)
 				break;
 			usleep(10000);
 		}
-		CHECK(w > 0 && w != prev, "no new worker before kill %d", k + 1);
+		CHECK(w > 0 && w != prev, "no new worker before kill %d",
+		      k + 1);
 		before = sh->done;
 		for (int i = 0; i < 1000 && sh->done < before + 300; i++)
 			usleep(2000);
@@ -223,8 +226,8 @@ int main(void)
 		      k + 1);
 		usleep((useconds_t)(rand() % 20000));
 		CHECK(kill(w, SIGKILL) == 0, "kill worker %d", (int)w);
-		fprintf(stderr, "killed worker %d after %lu requests\n",
-			(int)w, sh->done);
+		fprintf(stderr, "killed worker %d after %lu requests\n", (int)w,
+			sh->done);
 		prev = w;
 	}
 	/* Some more work on the last worker, then stop. */

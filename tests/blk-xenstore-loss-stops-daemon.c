@@ -44,7 +44,8 @@ int main(void)
 		siginfo_t si = { 0 };
 
 		if (!waitid(P_PID, (id_t)s.daemon, &si,
-			    WEXITED | WNOHANG | WNOWAIT) && si.si_pid == s.daemon) {
+			    WEXITED | WNOHANG | WNOWAIT) &&
+		    si.si_pid == s.daemon) {
 			gone = 1;
 			break;
 		}

@@ -25,12 +25,12 @@ struct conf {
 static const char *const engines[] = { "uring", "aio", "null", NULL };
 
 static const struct cfg_key keys[] = {
-	{ "backend-types", CFG_STR, offsetof(struct conf, types), 64, 0, 0, NULL,
-	  "xenstore backend kinds to claim" },
+	{ "backend-types", CFG_STR, offsetof(struct conf, types), 64, 0, 0,
+	  NULL, "xenstore backend kinds to claim" },
 	{ "queues", CFG_UINT, offsetof(struct conf, queues), 0, 1, 64, NULL,
 	  "queues per device" },
-	{ "persistent-grants", CFG_BOOL, offsetof(struct conf, persistent), 0, 0,
-	  0, NULL, "offer feature-persistent" },
+	{ "persistent-grants", CFG_BOOL, offsetof(struct conf, persistent), 0,
+	  0, 0, NULL, "offer feature-persistent" },
 	{ "engine", CFG_ENUM, offsetof(struct conf, engine), 0, 0, 0, engines,
 	  "I/O engine" },
 	CFG_END,
@@ -51,8 +51,7 @@ static const char *write_conf(const char *text)
 	return path;
 }
 
-static void expect_error(const char *text, const char *want1,
-			 const char *want2)
+static void expect_error(const char *text, const char *want1, const char *want2)
 {
 	struct conf c = { 0 };
 	char err[256] = "";
@@ -80,10 +79,12 @@ int main(void)
 	      "queues %u persistent %d engine %d", c.queues, c.persistent,
 	      c.engine);
 
-	CHECK(cfg_set_arg(keys, &c, "queues=2", err, sizeof(err)) == 0, "%s", err);
+	CHECK(cfg_set_arg(keys, &c, "queues=2", err, sizeof(err)) == 0, "%s",
+	      err);
 	CHECK(c.queues == 2, "override ignored");
 
-	expect_error("queues = 4\nengin = uring\n", ":2:", "unknown key 'engin'");
+	expect_error("queues = 4\nengin = uring\n",
+		     ":2:", "unknown key 'engin'");
 	expect_error("queues = 65\n", ":1:", "1..64");
 	expect_error("queues = 4k\n", "'queues'", "want a number");
 	expect_error("queues = -1\n", "'queues'", "want a number");
@@ -91,17 +92,18 @@ int main(void)
 	expect_error("persistent-grants = maybe\n", "'persistent-grants'",
 		     "yes or no");
 	expect_error("just words\n", ":1:", "key = value");
-	expect_error("backend-types = "
-		     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-		     "'backend-types'", "longer than 63");
+	expect_error(
+		"backend-types = "
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		"'backend-types'", "longer than 63");
 
 	CHECK(cfg_set_arg(keys, &c, "queues", err, sizeof(err)) == -EINVAL,
 	      "override without '=' accepted");
 	CHECK(strstr(err, "command line"), "error '%s' lacks its origin", err);
-	CHECK(cfg_load(keys, &c, "/nonexistent/pvback.conf", err, sizeof(err)) ==
-		      -ENOENT,
+	CHECK(cfg_load(keys, &c, "/nonexistent/pvback.conf", err,
+		       sizeof(err)) == -ENOENT,
 	      "missing file not -ENOENT");
-	CHECK(strstr(err, "/nonexistent/pvback.conf"), "error '%s' lacks the path",
-	      err);
+	CHECK(strstr(err, "/nonexistent/pvback.conf"),
+	      "error '%s' lacks the path", err);
 	return TEST_PASS;
 }

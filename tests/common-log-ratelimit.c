@@ -22,9 +22,11 @@ int main(void)
 
 	/* Explicit clock: a burst, then silence, then a count. */
 	for (i = 0; i < LOG_RL_BURST; i++)
-		CHECK(log_rl_admit(&rl, 1000 + i) == 1, "message %d refused", i);
+		CHECK(log_rl_admit(&rl, 1000 + i) == 1, "message %d refused",
+		      i);
 	for (i = 0; i < 25; i++)
-		CHECK(log_rl_admit(&rl, 2000) == 0, "message past the burst admitted");
+		CHECK(log_rl_admit(&rl, 2000) == 0,
+		      "message past the burst admitted");
 	a = log_rl_admit(&rl, 1000 + LOG_RL_INTERVAL_MS);
 	CHECK(a == 26, "after the window: %u, want 25 suppressed + 1", a);
 	CHECK(log_rl_admit(&rl, 1001 + LOG_RL_INTERVAL_MS) == 1,

@@ -71,14 +71,15 @@ static struct loop_fd *pair[2];
 static int pair_calls;
 static void on_pair(struct loop_fd *lfd, uint32_t events)
 {
-	int oi = lfd == pair[0];	/* index of the other one */
+	int oi = lfd == pair[0]; /* index of the other one */
 	struct loop_fd *other = pair[oi];
 
 	pair_calls++;
 	if (other) {
 		loop_fd_del(loop, other);
 		close(other->fd);
-		memset(other, 0xa5, sizeof(*other));	/* poison: a call crashes */
+		memset(other, 0xa5,
+		       sizeof(*other)); /* poison: a call crashes */
 		free(other);
 		pair[oi] = NULL;
 	}
@@ -94,7 +95,8 @@ static void setup_pair(void *arg)
 		pair[i] = calloc(1, sizeof(*pair[i]));
 		pair[i]->fd = eventfd(0, EFD_CLOEXEC);
 		pair[i]->fn = on_pair;
-		CHECK(write(pair[i]->fd, &one, sizeof(one)) == 8, "eventfd write");
+		CHECK(write(pair[i]->fd, &one, sizeof(one)) == 8,
+		      "eventfd write");
 		CHECK(loop_fd_add(loop, pair[i], EPOLLIN) == 0, "fd add");
 	}
 }
@@ -128,7 +130,8 @@ int main(void)
 	CHECK(loop_call(loop, slow_set, &value) == 0, "loop_call");
 	CHECK(value == 42, "loop_call returned before its function ran");
 	/* loop_call queued behind every message: all have run now. */
-	CHECK(ran == 2 * PER_SENDER, "%d of %d messages ran", ran, 2 * PER_SENDER);
+	CHECK(ran == 2 * PER_SENDER, "%d of %d messages ran", ran,
+	      2 * PER_SENDER);
 	CHECK(!wrong_thread, "%d messages ran on another thread", wrong_thread);
 	CHECK(!out_of_order, "%d messages out of order", out_of_order);
 

@@ -90,9 +90,11 @@ static void forbid(struct xt_scen *s, const char *what)
 
 	if (what)
 		CHECK(simenv_sh(&s->env, 0, NULL, 0, "xenstore-write %s %s",
-				node, what) == 0, "write %s", node);
+				node, what) == 0,
+		      "write %s", node);
 	else
-		CHECK(simenv_sh(&s->env, 0, NULL, 0, "xenstore-rm %s", node) == 0,
+		CHECK(simenv_sh(&s->env, 0, NULL, 0, "xenstore-rm %s", node) ==
+			      0,
 		      "rm %s", node);
 }
 

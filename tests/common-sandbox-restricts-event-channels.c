@@ -31,7 +31,8 @@ static int guest2(void *arg)
 	if (xen_evtchn_open(&xe))
 		return 1;
 	port = xen_evtchn_alloc_unbound(xe, 0);
-	if (port < 0 || write(to_parent[1], &port, sizeof(port)) != sizeof(port))
+	if (port < 0 ||
+	    write(to_parent[1], &port, sizeof(port)) != sizeof(port))
 		return 2;
 	/* Until the test kills us, or dies itself. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -57,7 +58,8 @@ static int guest1(void *arg)
 		return 2;
 	mine = xen_evtchn_alloc_unbound(xe, 0);
 	if (mine < 0 ||
-	    xen_store_printf(xs, XEN_TXN_NONE, node, "1:%d 2:%d", mine, other) ||
+	    xen_store_printf(xs, XEN_TXN_NONE, node, "1:%d 2:%d", mine,
+			     other) ||
 	    write(to_parent[1], &mine, sizeof(mine)) != sizeof(mine))
 		return 3;
 	if (xt_guest_connect(&g, 51712, 1, XT_LINUX))
@@ -102,12 +104,16 @@ int main(void)
 	CHECK(read(to_parent[0], &c, 1) == 1, "guest 1 did not connect");
 
 	snprintf(line, sizeof(line), "xtest-bind 1:%d: bound", p1);
-	CHECK(logged(&s, line), "the worker could not bind its own guest's "
-	      "port (%s)", line);
+	CHECK(logged(&s, line),
+	      "the worker could not bind its own guest's "
+	      "port (%s)",
+	      line);
 	snprintf(line, sizeof(line), "xtest-bind 2:%d: %s", p2,
 		 strerror(EACCES));
-	CHECK(logged(&s, line), "the worker was not refused guest 2's port "
-	      "(%s)", line);
+	CHECK(logged(&s, line),
+	      "the worker was not refused guest 2's port "
+	      "(%s)",
+	      line);
 	CHECK(!strcmp(xt_read(&s, "%s/state", xt_be(1, 51712)) ?: "", "4"),
 	      "guest 1's device is not Connected");
 

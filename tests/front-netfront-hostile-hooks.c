@@ -88,8 +88,8 @@ static void raw_slots(union ring_netif_tx_req *s, uint32_t gref)
 	s[0].req.offset = 4090;
 	s[0].req.size = 5000;
 	s[0].req.id = 1000;
-	s[0].req.flags =
-		NETTXF_more_data | NETTXF_extra_info | NETTXF_csum_blank;
+	s[0].req.flags = NETTXF_more_data | NETTXF_extra_info |
+			 NETTXF_csum_blank;
 	s[1].extra.type = XEN_NETIF_EXTRA_TYPE_MAX;
 	s[1].extra.flags = XEN_NETIF_EXTRA_FLAG_MORE;
 	s[2].extra.type = XEN_NETIF_EXTRA_TYPE_GSO;
@@ -251,7 +251,7 @@ static void hb_connect(struct hb *h)
 /* Take every pending event; 1 if there was one within @timeout_ms. */
 static int hb_events(struct hb *h, int timeout_ms)
 {
-	struct pollfd pfd = {.fd = xen_evtchn_fd(h->xe), .events = POLLIN};
+	struct pollfd pfd = { .fd = xen_evtchn_fd(h->xe), .events = POLLIN };
 	int seen = 0, port;
 
 	while (poll(&pfd, 1, seen ? 0 : timeout_ms) > 0) {
@@ -284,7 +284,7 @@ static void hb_raw(struct hb *h, const union ring_netif_tx_req *want)
 	CHECK(!memcmp(data, pat, sizeof(pat)), "scratch page content");
 	/* As Linux netback's xenvif_tx_err: ERROR per slot, NULL per extra. */
 	for (i = 0; i < NRAW; i++) {
-		struct netif_tx_response r = {.status = NETIF_RSP_NULL};
+		struct netif_tx_response r = { .status = NETIF_RSP_NULL };
 
 		if (i != 1 && i != 2) {
 			r.id = got[i].req.id;
@@ -302,7 +302,7 @@ int main(void)
 	union ring_netif_tx_req want[NRAW];
 	struct netif_rx_request rq[4];
 	struct simenv env;
-	struct hb h = {0};
+	struct hb h = { 0 };
 	pid_t g;
 
 	CHECK(pipe(to_guest) == 0 && pipe(to_be) == 0, "pipes");

@@ -163,10 +163,10 @@ static void lb_tx_one(struct lb_queue *q, union ring_netif_tx_req *r)
  */
 static int lb_echo(struct lb *b, struct lb_queue *q)
 {
-	union ring_netif_tx_req d[LB_SLOTS], ex = {0};
+	union ring_netif_tx_req d[LB_SLOTS], ex = { 0 };
 	struct netif_rx_request rq[LB_SLOTS];
 	struct xen_gcopy seg[LB_SLOTS];
-	struct netif_tx_response trsp = {0};
+	struct netif_tx_response trsp = { 0 };
 	unsigned int nd = 1, nx = 0, i, need, nchunks, k;
 	size_t total, rest, pos;
 	bool ntx, nrx, gso;
@@ -560,7 +560,7 @@ static unsigned long deferred; /* sends refused: ring or pool full */
 /* Send @count packets without waiting for each, until the rings fill. */
 static void pipeline(struct netfront *nf, unsigned int q, unsigned int count)
 {
-	struct netfront_txmeta m = {0};
+	struct netfront_txmeta m = { 0 };
 	unsigned int sent = 0, got = 0;
 	size_t size;
 	int n, rc;
@@ -601,7 +601,7 @@ static int guest(void *arg)
 {
 	const struct scen *sc = arg;
 	const struct netfront_info *in;
-	struct netfront_stats st, sum = {0};
+	struct netfront_stats st, sum = { 0 };
 	struct netfront_cfg cfg;
 	struct netfront *nf;
 	char last[200];
@@ -627,7 +627,7 @@ static int guest(void *arg)
 	      "sizes out of range accepted");
 
 	if (sc->abrupt) {
-		struct netfront_txmeta m = {0};
+		struct netfront_txmeta m = { 0 };
 
 		for (q = 0; q < in->num_queues; q++)
 			roundtrip(nf, q, 9000, &m, seed++);
@@ -638,7 +638,7 @@ static int guest(void *arg)
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		for (v = 0; v < 4; v++) {
-			struct netfront_txmeta m = {0};
+			struct netfront_txmeta m = { 0 };
 
 			if (v == 1) { /* GSO, as for a TCP segment train */
 				if (sizes[i] <= 1514)
@@ -689,43 +689,43 @@ static int guest(void *arg)
 
 static const struct scen scens[] = {
 	/* A backend without multi-queue or split channels. */
-	{.devid = 0,
-	 .want_queues = 1,
-	 .want_split = true,
-	 .be_max_queues = -1,
-	 .be_split = false,
-	 .queues = 1,
-	 .split = false},
-	{.devid = 1,
-	 .want_queues = 1,
-	 .want_split = true,
-	 .be_max_queues = 4,
-	 .be_split = true,
-	 .queues = 1,
-	 .split = true},
-	{.devid = 2,
-	 .want_queues = 2,
-	 .want_split = true,
-	 .be_max_queues = 4,
-	 .be_split = true,
-	 .queues = 2,
-	 .split = true},
+	{ .devid = 0,
+	  .want_queues = 1,
+	  .want_split = true,
+	  .be_max_queues = -1,
+	  .be_split = false,
+	  .queues = 1,
+	  .split = false },
+	{ .devid = 1,
+	  .want_queues = 1,
+	  .want_split = true,
+	  .be_max_queues = 4,
+	  .be_split = true,
+	  .queues = 1,
+	  .split = true },
+	{ .devid = 2,
+	  .want_queues = 2,
+	  .want_split = true,
+	  .be_max_queues = 4,
+	  .be_split = true,
+	  .queues = 2,
+	  .split = true },
 	/* More queues wanted than offered; one channel per queue. */
-	{.devid = 3,
-	 .want_queues = 8,
-	 .want_split = false,
-	 .be_max_queues = 2,
-	 .be_split = true,
-	 .queues = 2,
-	 .split = false},
-	{.devid = 4,
-	 .want_queues = 2,
-	 .want_split = true,
-	 .be_max_queues = 2,
-	 .be_split = true,
-	 .queues = 2,
-	 .split = true,
-	 .abrupt = true},
+	{ .devid = 3,
+	  .want_queues = 8,
+	  .want_split = false,
+	  .be_max_queues = 2,
+	  .be_split = true,
+	  .queues = 2,
+	  .split = false },
+	{ .devid = 4,
+	  .want_queues = 2,
+	  .want_split = true,
+	  .be_max_queues = 2,
+	  .be_split = true,
+	  .queues = 2,
+	  .split = true,
+	  .abrupt = true },
 };
 
 int main(void)

@@ -41,20 +41,20 @@
 #define NQ 2
 
 enum expect {
-	RX_GOOD, /* delivered byte-identical, no violation */
-	RX_BAD, /* one violation, one packet dropped */
+	RX_GOOD,  /* delivered byte-identical, no violation */
+	RX_BAD,	  /* one violation, one packet dropped */
 	RX_ERROR, /* rx_errors + 1, no violation */
-	TX_BAD, /* one violation */
-	TX_GOOD, /* completions as the backend said, no violation */
-	BROKEN, /* the queue stops: -EIO, one violation */
+	TX_BAD,	  /* one violation */
+	TX_GOOD,  /* completions as the backend said, no violation */
+	BROKEN,	  /* the queue stops: -EIO, one violation */
 };
 
 struct vcase {
 	const char *name;
 	enum expect expect;
-	unsigned int q; /* the queue it runs on */
+	unsigned int q;	   /* the queue it runs on */
 	unsigned int send; /* packets the guest sends first */
-	int done[2]; /* TX: statuses tx_done must see, in order */
+	int done[2];	   /* TX: statuses tx_done must see, in order */
 	unsigned int ndone;
 };
 
@@ -78,32 +78,32 @@ static const struct vcase cases[] = {
 	RXC("RX undefined flag 0x40", RX_BAD),
 	RXC("RX packet of 0 bytes", RX_BAD),
 	RXC("RX good packet again", RX_GOOD),
-	{.name = "TX id never sent", .expect = TX_BAD, .send = 1},
-	{.name = "TX status 7",
-	 .expect = TX_BAD,
-	 .send = 1,
-	 .done = {NETIF_RSP_ERROR},
-	 .ndone = 1},
-	{.name = "TX NULL with no extra out", .expect = TX_BAD, .send = 1},
-	{.name = "TX one id answered twice",
-	 .expect = TX_BAD,
-	 .send = 2,
-	 .done = {NETIF_RSP_OKAY},
-	 .ndone = 1},
-	{.name = "TX honest ERROR and DROPPED",
-	 .expect = TX_GOOD,
-	 .send = 2,
-	 .done = {NETIF_RSP_ERROR, NETIF_RSP_DROPPED},
-	 .ndone = 2},
-	{.name = "TX GSO packet, OKAY and NULL",
-	 .expect = TX_GOOD,
-	 .send = 1,
-	 .done = {NETIF_RSP_OKAY},
-	 .ndone = 1},
-	{.name = "TX rsp_prod a ring ahead",
-	 .expect = BROKEN,
-	 .q = 1,
-	 .send = 1},
+	{ .name = "TX id never sent", .expect = TX_BAD, .send = 1 },
+	{ .name = "TX status 7",
+	  .expect = TX_BAD,
+	  .send = 1,
+	  .done = { NETIF_RSP_ERROR },
+	  .ndone = 1 },
+	{ .name = "TX NULL with no extra out", .expect = TX_BAD, .send = 1 },
+	{ .name = "TX one id answered twice",
+	  .expect = TX_BAD,
+	  .send = 2,
+	  .done = { NETIF_RSP_OKAY },
+	  .ndone = 1 },
+	{ .name = "TX honest ERROR and DROPPED",
+	  .expect = TX_GOOD,
+	  .send = 2,
+	  .done = { NETIF_RSP_ERROR, NETIF_RSP_DROPPED },
+	  .ndone = 2 },
+	{ .name = "TX GSO packet, OKAY and NULL",
+	  .expect = TX_GOOD,
+	  .send = 1,
+	  .done = { NETIF_RSP_OKAY },
+	  .ndone = 1 },
+	{ .name = "TX rsp_prod a ring ahead",
+	  .expect = BROKEN,
+	  .q = 1,
+	  .send = 1 },
 	RXC("RX good packet on the other queue", RX_GOOD),
 	RXC("RX rsp_prod a ring ahead", BROKEN),
 };
@@ -152,7 +152,7 @@ static void tx_done(void *opaque, unsigned int q, uint64_t tag, int status)
 static void guest_send(struct netfront *nf, const struct vcase *c,
 		       unsigned int i)
 {
-	struct netfront_txmeta m = {0};
+	struct netfront_txmeta m = { 0 };
 	uint8_t d[100];
 
 	pattern(d, sizeof(d), i);
@@ -368,7 +368,7 @@ static void hb_rx_good(struct hb *h, struct hbq *q, unsigned int seed)
 
 static void hb_tx_put(struct hbq *q, uint16_t id, int16_t status)
 {
-	struct netif_tx_response r = {.id = id, .status = status};
+	struct netif_tx_response r = { .id = id, .status = status };
 
 	CHECK(ring_netif_tx_back_put_rsp(&q->tx, &r) == 0, "put");
 }
@@ -536,7 +536,7 @@ static void hb_connect(struct hb *h)
 int main(void)
 {
 	struct simenv env;
-	struct hb h = {0};
+	struct hb h = { 0 };
 	unsigned int i;
 	pid_t g;
 

@@ -27,7 +27,7 @@
 struct setup {
 	const char *what;
 	bool offload, no_csum;
-	int sw_expected;	/* netbackd finishes checksums */
+	int sw_expected; /* netbackd finishes checksums */
 };
 
 static const struct setup setups[] = {
@@ -95,7 +95,8 @@ int main(void)
 		CHECK(simenv_stat_value(stats, dev, "csum") == 0,
 		      "%s: packets dropped for their checksum: %s", st->what,
 		      stats);
-		CHECK(net_guest_stop(&g) == 0, "%s: the guest failed", st->what);
+		CHECK(net_guest_stop(&g) == 0, "%s: the guest failed",
+		      st->what);
 	}
 	return net_pass(&s);
 }

@@ -56,12 +56,12 @@ static void build(uint8_t *p, size_t len, const uint8_t *dst,
 	p[23] = PKT_PROTO_TCP;
 	memcpy(p + 26, (uint8_t[]){ 10, 220, 0, 1 }, 4);
 	memcpy(p + 30, (uint8_t[]){ 10, 220, 0, 2 }, 4);
-	pkt_put_be16(p + 24, (uint16_t)~pkt_csum_fold(pkt_csum_add(0, p + 14,
-								     20)));
+	pkt_put_be16(p + 24,
+		     (uint16_t)~pkt_csum_fold(pkt_csum_add(0, p + 14, 20)));
 	pkt_put_be16(p + 34, 40000);
 	pkt_put_be16(p + 36, TCP_PORT);
 	p[46] = 5 << 4;
-	p[47] = 0x18;	/* PSH ACK */
+	p[47] = 0x18; /* PSH ACK */
 	pkt_put_be16(p + 48, 65535);
 	for (size_t i = 54; i < len; i++)
 		p[i] = (uint8_t)(i * 13 + seed);
@@ -96,7 +96,8 @@ static int guest(void *arg)
 		if (!strcmp(line, "tx")) {
 			build(pkt, PKT, vif_mac, guest_mac, 1);
 			n = netfront_send(nf, 0, pkt, PKT, &tm);
-			net_say(from_guest[1], "%s %d", n ? "error" : "sent", n);
+			net_say(from_guest[1], "%s %d", n ? "error" : "sent",
+				n);
 		} else if (!strcmp(line, "rx")) {
 			n = netfront_recv(nf, 0, rx, sizeof(rx), &rm, 5000);
 			/* Skip what the host's stack may say (IPv6 RS...). */
@@ -158,7 +159,8 @@ int main(void)
 	      "guest: %s", line);
 	build(pkt, PKT, vif_mac, guest_mac, 1);
 	for (int i = 0; i < 200 && !found; i++) {
-		struct iovec iov[2] = { { &h, sizeof(h) }, { buf, sizeof(buf) } };
+		struct iovec iov[2] = { { &h, sizeof(h) },
+					{ buf, sizeof(buf) } };
 		ssize_t n = readv(ps, iov, 2);
 
 		CHECK(n > (ssize_t)sizeof(h), "capture: %s", strerror(errno));

@@ -40,8 +40,7 @@ static void expect(struct net_scen *s, const char *dir, const char *key,
 	      v ? v : "(absent)", val);
 }
 
-static void expect_absent(struct net_scen *s, const char *dir,
-			  const char *key)
+static void expect_absent(struct net_scen *s, const char *dir, const char *key)
 {
 	const char *v = net_read(s, "%s/%s", dir, key);
 
@@ -67,8 +66,8 @@ static void check_features(struct net_scen *s, const char *be)
 	expect(s, be, "hotplug-status", "");
 }
 
-static void check_link(struct net_scen *s, const char *ifname,
-		       const char *want, const char *unwanted)
+static void check_link(struct net_scen *s, const char *ifname, const char *want,
+		       const char *unwanted)
 {
 	char out[2048];
 
@@ -76,8 +75,8 @@ static void check_link(struct net_scen *s, const char *ifname,
 			ifname) == 0,
 	      "no interface %s in the host namespace", ifname);
 	CHECK(strstr(out, want), "%s: '%s' lacks '%s'", ifname, out, want);
-	CHECK(!unwanted || !strstr(out, unwanted), "%s: '%s' has '%s'",
-	      ifname, out, unwanted);
+	CHECK(!unwanted || !strstr(out, unwanted), "%s: '%s' has '%s'", ifname,
+	      out, unwanted);
 }
 
 int main(void)
@@ -100,8 +99,7 @@ int main(void)
 	check_link(&s, "pvbk1eth1", "mtu 9000", NULL);
 	check_link(&s, "pvbk1eth1", "link/ether fe:ff:ff:ff:ff:ff", NULL);
 	/* The script would bring it up: no carrier until a frontend. */
-	CHECK(net_ns_sh(s.daemon, NULL, 0, "ip link set vif1.0 up") == 0,
-	      "up");
+	CHECK(net_ns_sh(s.daemon, NULL, 0, "ip link set vif1.0 up") == 0, "up");
 	check_link(&s, "vif1.0", "NO-CARRIER", NULL);
 
 	/* ---- connect: two queues, split channels; gated on hotplug */

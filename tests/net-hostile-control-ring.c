@@ -31,65 +31,136 @@
 
 struct step {
 	uint16_t type;
-	uint32_t d[3];		/* UINT32_MAX - 1 in d[0]: our gref */
+	uint32_t d[3]; /* UINT32_MAX - 1 in d[0]: our gref */
 	uint32_t want;
-	int table;		/* fill the page: 0 none, 1 valid, 2 bad */
+	int table; /* fill the page: 0 none, 1 valid, 2 bad */
 	const char *what;
 };
 
 #define GREF (UINT32_MAX - 1)
 
+/* clang-format off: one step per line pair reads as a script */
 static const struct step steps[] = {
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, { 7 }, S_INV, 0,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+	  { 7 },
+	  S_INV,
+	  0,
 	  "unknown algorithm" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, { 1 }, S_INV, 0,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS,
+	  { 1 },
+	  S_INV,
+	  0,
 	  "flags without an algorithm" },
 	{ XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
-	  { XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ }, S_OK, 0, "Toeplitz" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, { 0x10 }, S_INV, 0,
+	  { XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ },
+	  S_OK,
+	  0,
+	  "Toeplitz" },
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS,
+	  { 0x10 },
+	  S_INV,
+	  0,
 	  "unknown flag" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, { GREF, 41 }, S_OVF, 0,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+	  { GREF, 41 },
+	  S_OVF,
+	  0,
 	  "key of 41 octets" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, { GREF, 0xffffffff }, S_OVF, 0,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+	  { GREF, 0xffffffff },
+	  S_OVF,
+	  0,
 	  "key of 2^32-1 octets" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, { BAD_GREF, 40 }, S_INV, 0,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+	  { BAD_GREF, 40 },
+	  S_INV,
+	  0,
 	  "key in a bad grant" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, { 129 }, S_INV, 0,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+	  { 129 },
+	  S_INV,
+	  0,
 	  "mapping size 129" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, { 0xffffffff }, S_INV, 0,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+	  { 0xffffffff },
+	  S_INV,
+	  0,
 	  "mapping size 2^32-1" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, { GREF, 1, 0 }, S_INV, 1,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+	  { GREF, 1, 0 },
+	  S_INV,
+	  1,
 	  "mapping past a table of 0 entries" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, { 128 }, S_OK, 0,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+	  { 128 },
+	  S_OK,
+	  0,
 	  "mapping size 128" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, { GREF, 4, 0 }, S_INV, 2,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+	  { GREF, 4, 0 },
+	  S_INV,
+	  2,
 	  "entry naming queue 2 of 2" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, { GREF, 2, 0xffffffff }, S_INV,
-	  1, "offset + length wrapping" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, { GREF, 0xfffffffe, 4 }, S_INV,
-	  1, "length wrapping the offset" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, { GREF, 2, 127 }, S_INV, 1,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+	  { GREF, 2, 0xffffffff },
+	  S_INV,
+	  1,
+	  "offset + length wrapping" },
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+	  { GREF, 0xfffffffe, 4 },
+	  S_INV,
+	  1,
+	  "length wrapping the offset" },
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+	  { GREF, 2, 127 },
+	  S_INV,
+	  1,
 	  "past the table's end" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, { GREF, 1025, 0 }, S_INV, 1,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+	  { GREF, 1025, 0 },
+	  S_INV,
+	  1,
 	  "more entries than a page" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, { BAD_GREF, 4, 0 }, S_INV, 1,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+	  { BAD_GREF, 4, 0 },
+	  S_INV,
+	  1,
 	  "table in a bad grant" },
 	{ XEN_NETIF_CTRL_TYPE_INVALID, { 0 }, S_NS, 0, "type 0" },
-	{ XEN_NETIF_CTRL_TYPE_GET_GREF_MAPPING_SIZE, { 0 }, S_NS, 0,
+	{ XEN_NETIF_CTRL_TYPE_GET_GREF_MAPPING_SIZE,
+	  { 0 },
+	  S_NS,
+	  0,
 	  "gref mapping size" },
-	{ XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING, { GREF, 1 }, S_NS, 0,
+	{ XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING,
+	  { GREF, 1 },
+	  S_NS,
+	  0,
 	  "add gref mapping" },
-	{ XEN_NETIF_CTRL_TYPE_DEL_GREF_MAPPING, { GREF, 1 }, S_NS, 0,
+	{ XEN_NETIF_CTRL_TYPE_DEL_GREF_MAPPING,
+	  { GREF, 1 },
+	  S_NS,
+	  0,
 	  "del gref mapping" },
 	{ 11, { 1, 2, 3 }, S_NS, 0, "type 11" },
 	{ 0xffff, { 1, 2, 3 }, S_NS, 0, "type 65535" },
-	{ XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, { 0 }, S_OK, 0,
+	{ XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE,
+	  { 0 },
+	  S_OK,
+	  0,
 	  "the limits still said" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, { GREF, 4, 124 }, S_OK, 1,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+	  { GREF, 4, 124 },
+	  S_OK,
+	  1,
 	  "a valid sub-table at the end" },
-	{ XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, { GREF, 40 }, S_OK, 0,
+	{ XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+	  { GREF, 40 },
+	  S_OK,
+	  0,
 	  "a key of 40 octets" },
 };
+/* clang-format on */
 
 static void run_steps(struct netfront *nf, char *reply, size_t len)
 {
@@ -106,17 +177,21 @@ static void run_steps(struct netfront *nf, char *reply, size_t len)
 		int st;
 
 		for (unsigned int k = 0; k < 1024; k++)
-			page[k] = s->table == 2 ? (k == 3 ? NQ : k % NQ) :
-						  k % NQ;
+			page[k] = s->table == 2 ? (k == 3 ? NQ : k % NQ)
+						: k % NQ;
 		st = netfront_ctrl(nf, s->type, d0, s->d[1], s->d[2], &data);
 		if (st != (int)s->want) {
-			snprintf(reply, len, "step %zu (%s): status %d, want "
-				 "%u", i, s->what, st, s->want);
+			snprintf(reply, len,
+				 "step %zu (%s): status %d, want "
+				 "%u",
+				 i, s->what, st, s->want);
 			return;
 		}
 		if (st != S_OK && data != 0) {
-			snprintf(reply, len, "step %zu (%s): data %u with an "
-				 "error", i, s->what, data);
+			snprintf(reply, len,
+				 "step %zu (%s): data %u with an "
+				 "error",
+				 i, s->what, data);
 			return;
 		}
 	}
@@ -155,9 +230,10 @@ static void flood(struct netfront *nf, unsigned int rounds, char *reply,
 			if (rsp[i].id != req[i].id ||
 			    rsp[i].type != req[i].type ||
 			    rsp[i].status != S_NS || rsp[i].data) {
-				snprintf(reply, len, "round %u message %u: id "
-					 "%u type %u status %u", r, i,
-					 rsp[i].id, rsp[i].type,
+				snprintf(reply, len,
+					 "round %u message %u: id "
+					 "%u type %u status %u",
+					 r, i, rsp[i].id, rsp[i].type,
 					 rsp[i].status);
 				return;
 			}
@@ -227,7 +303,7 @@ int main(void)
 	broken = 0;
 	for (int i = 0; i < 100 && broken != 1; i++) {
 		broken = simenv_stat_value(nh_stats(&h), "vif/1/0",
-					"ctrl_broken");
+					   "ctrl_broken");
 		if (broken != 1)
 			usleep(20000);
 	}

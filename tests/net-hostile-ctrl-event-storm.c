@@ -49,18 +49,19 @@ int main(void)
 	for (int i = 0; i < 3; i++)
 		nh_honest_ok(&h, "during the control channel storm");
 	r = nh_ask(&h, "storm-stop");
-	CHECK(sscanf(r, "sent %lu", &sent) == 1 && sent > 1000,
-	      "the storm: %s", r);
+	CHECK(sscanf(r, "sent %lu", &sent) == 1 && sent > 1000, "the storm: %s",
+	      r);
 	backoffs = simenv_stat_value(nh_stats(&h), "vif/1/0",
 				     "ctrl_storm_backoffs");
-	fprintf(stderr, "%lu notifications, %lld control channel wakeups, "
-		"%lld back-offs\n", sent,
-		simenv_stat_value(nh_stats(&h), "vif/1/0", "ctrl_events"),
+	fprintf(stderr,
+		"%lu notifications, %lld control channel wakeups, "
+		"%lld back-offs\n",
+		sent, simenv_stat_value(nh_stats(&h), "vif/1/0", "ctrl_events"),
 		backoffs);
 	CHECK(backoffs > 0, "the control channel never backed off: %s",
 	      nh_stats(&h));
 	CHECK(simenv_stat_value(nh_stats(&h), "vif/2/0", "storm_backoffs") ==
-		      0 &&
+			      0 &&
 		      simenv_stat_value(nh_stats(&h), "vif/1/0",
 					"storm_backoffs") == 0,
 	      "a data channel backed off: %s", nh_stats(&h));

@@ -28,8 +28,8 @@
 
 struct flipper {
 	struct ring_front *f;
-	uint32_t first;		/* free-running index of the first slot */
-	int mode;		/* 0: second slot's size, 1: more_data */
+	uint32_t first; /* free-running index of the first slot */
+	int mode;	/* 0: second slot's size, 1: more_data */
 	volatile int stop;
 };
 
@@ -41,12 +41,12 @@ static void *flip(void *arg)
 	while (!__atomic_load_n(&fl->stop, __ATOMIC_ACQUIRE)) {
 		for (unsigned int k = 0; k < K; k++) {
 			uint32_t i = fl->first + 2 * k;
-			struct netif_tx_request *a = (void *)(
-				fl->f->sring->slots +
-				(i & mask) * fl->f->slot_size);
-			struct netif_tx_request *b = (void *)(
-				fl->f->sring->slots +
-				((i + 1) & mask) * fl->f->slot_size);
+			struct netif_tx_request *a =
+				(void *)(fl->f->sring->slots +
+					 (i & mask) * fl->f->slot_size);
+			struct netif_tx_request *b =
+				(void *)(fl->f->sring->slots +
+					 ((i + 1) & mask) * fl->f->slot_size);
 
 			if (fl->mode == 0)
 				__atomic_store_n(&b->size,
@@ -65,9 +65,10 @@ static void page_init(uint8_t *p)
 {
 	for (unsigned int i = 0; i < 4096; i++)
 		p[i] = (uint8_t)(i * 11 + 7);
-	memcpy(p, (uint8_t[]){ 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x16,
-			       0x3e, 0x00, 0x01, 0x00, ETYPE >> 8,
-			       ETYPE & 0xff }, 14);
+	memcpy(p,
+	       (uint8_t[]){ 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x16,
+			    0x3e, 0x00, 0x01, 0x00, ETYPE >> 8, ETYPE & 0xff },
+	       14);
 }
 
 static void attack(struct netfront *nf, const char *cmd, char *reply,
@@ -138,14 +139,16 @@ static unsigned int check_frames(struct nh *h)
 		    buf[13] != (ETYPE & 0xff))
 			continue;
 		frames++;
-		if (n == 300 && (!memcmp(buf, v1, 300) ||
-				 !memcmp(buf, v2, 300) ||
-				 !memcmp(buf, page, 300)))
+		if (n == 300 &&
+		    (!memcmp(buf, v1, 300) || !memcmp(buf, v2, 300) ||
+		     !memcmp(buf, page, 300)))
 			continue;
 		if (n == 100 && !memcmp(buf, page, 100))
 			continue;
-		CHECK(0, "a %zd-byte frame that is no version of the packet: "
-		      "a double fetch", n);
+		CHECK(0,
+		      "a %zd-byte frame that is no version of the packet: "
+		      "a double fetch",
+		      n);
 	}
 	return frames;
 }

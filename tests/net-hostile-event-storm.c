@@ -28,17 +28,18 @@ int main(void)
 	for (int i = 0; i < 3; i++)
 		nh_honest_ok(&h, "during the storm");
 	r = nh_ask(&h, "storm-stop");
-	CHECK(sscanf(r, "sent %lu", &sent) == 1 && sent > 1000,
-	      "the storm: %s", r);
+	CHECK(sscanf(r, "sent %lu", &sent) == 1 && sent > 1000, "the storm: %s",
+	      r);
 	events = simenv_stat_value(nh_stats(&h), "vif/1/0", "events");
 	CHECK(events > 100, "%lld events seen of %lu notifications", events,
 	      sent);
 	backoffs = simenv_stat_value(nh_stats(&h), "vif/1/0", "storm_backoffs");
 	honest_backoffs =
 		simenv_stat_value(nh_stats(&h), "vif/2/0", "storm_backoffs");
-	fprintf(stderr, "%lu notifications, %lld events taken, %lld "
-		"back-offs (honest vif: %lld)\n", sent, events, backoffs,
-		honest_backoffs);
+	fprintf(stderr,
+		"%lu notifications, %lld events taken, %lld "
+		"back-offs (honest vif: %lld)\n",
+		sent, events, backoffs, honest_backoffs);
 	CHECK(backoffs > 0, "the storming vif never backed off (%lld events)",
 	      events);
 	CHECK(honest_backoffs == 0, "the honest vif backed off %lld times",

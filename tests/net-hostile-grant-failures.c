@@ -37,9 +37,11 @@ static void attack(struct netfront *nf, const char *cmd, char *reply,
 	} else if (!strcmp(cmd, "rx-bad") || !strcmp(cmd, "rx-readonly")) {
 		/* The next buffer the backend will fill gets a bad grant. */
 		struct ring_front *f = netfront_ring(nf, 0, NETFRONT_RX);
-		struct netif_rx_request *req = (struct netif_rx_request *)(
-			f->sring->slots +
-			(f->rsp_cons & (f->nr_ents - 1)) * f->slot_size);
+		struct netif_rx_request *req =
+			(struct netif_rx_request *)(f->sring->slots +
+						    (f->rsp_cons &
+						     (f->nr_ents - 1)) *
+							    f->slot_size);
 
 		netfront_tx_scratch(nf, 0, &gref);
 		req->gref = strcmp(cmd, "rx-bad") ? gref : BAD_GREF;
@@ -98,7 +100,7 @@ int main(void)
 	nh_expect_disabled(&h, false, "after failed grants");
 	nh_check_daemon(&h);
 	st = nh_stats(&h);
-	CHECK(simenv_stat_value(st, "vif/1/0", "grant") == 4,
-	      "counters: %s", st);
+	CHECK(simenv_stat_value(st, "vif/1/0", "grant") == 4, "counters: %s",
+	      st);
 	return nh_finish(&h);
 }

@@ -21,7 +21,7 @@
 #include "lib/nethostile.h"
 #include "netback/pkt.h"
 
-#define LEN 554u	/* 54 bytes of headers, 500 of payload */
+#define LEN 554u /* 54 bytes of headers, 500 of payload */
 #define MSS 100
 
 static void frame(uint8_t *p)
@@ -29,15 +29,17 @@ static void frame(uint8_t *p)
 	struct pkt_l4 l;
 
 	memset(p, 0, 4096);
-	memcpy(p, (uint8_t[]){ 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x16,
-			       0x3e, 0x00, 0x01, 0x00, 0x08, 0x00 }, 14);
+	memcpy(p,
+	       (uint8_t[]){ 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x16,
+			    0x3e, 0x00, 0x01, 0x00, 0x08, 0x00 },
+	       14);
 	p[14] = 0x45;
 	pkt_put_be16(p + 16, LEN - 14);
 	p[22] = 64;
 	p[23] = PKT_PROTO_TCP;
 	memcpy(p + 26, (uint8_t[]){ 10, 242, 0, 1, 10, 242, 0, 2 }, 8);
-	pkt_put_be16(p + 24, (uint16_t)~pkt_csum_fold(pkt_csum_add(0, p + 14,
-								     20)));
+	pkt_put_be16(p + 24,
+		     (uint16_t)~pkt_csum_fold(pkt_csum_add(0, p + 14, 20)));
 	pkt_put_be16(p + 34, 40000);
 	pkt_put_be16(p + 36, 9998);
 	p[46] = 5 << 4;
@@ -66,7 +68,10 @@ static void attack(struct netfront *nf, const char *cmd, char *reply,
 	memset(sl, 0, sizeof(sl));
 	/* First slot: the whole length, its own 14 bytes; then the GSO. */
 	sl[n].req = (struct netif_tx_request){
-		.gref = gref, .offset = 0, .size = LEN, .id = NH_ID0,
+		.gref = gref,
+		.offset = 0,
+		.size = LEN,
+		.id = NH_ID0,
 		.flags = NETTXF_csum_blank | NETTXF_data_validated |
 			 NETTXF_extra_info | NETTXF_more_data,
 	};
@@ -79,8 +84,10 @@ static void attack(struct netfront *nf, const char *cmd, char *reply,
 		unsigned int sz = k < 17 ? 2 : LEN - off;
 
 		sl[n].req = (struct netif_tx_request){
-			.gref = gref, .offset = (uint16_t)off,
-			.size = (uint16_t)sz, .id = (uint16_t)(NH_ID0 + 1 + k),
+			.gref = gref,
+			.offset = (uint16_t)off,
+			.size = (uint16_t)sz,
+			.id = (uint16_t)(NH_ID0 + 1 + k),
 			.flags = k < 17 ? NETTXF_more_data : 0,
 		};
 		off += sz;
@@ -104,7 +111,8 @@ int main(void)
 	CHECK(!strcmp(r, "rsp 20 19 0 1"), "spread headers: %s", r);
 	frame(want);
 	for (int i = 0; i < 100 && !found; i++) {
-		struct iovec iov[2] = { { &h, sizeof(h) }, { buf, sizeof(buf) } };
+		struct iovec iov[2] = { { &h, sizeof(h) },
+					{ buf, sizeof(buf) } };
 		struct pollfd pfd = { .fd = ps, .events = POLLIN };
 		ssize_t n;
 

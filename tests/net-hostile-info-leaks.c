@@ -90,9 +90,10 @@ static void attack(struct netfront *nf, const char *cmd, char *reply,
 			sum.rx_canary_checked += s.rx_canary_checked;
 			sum.rx_leaks += s.rx_leaks;
 		}
-		snprintf(reply, len, "got %u leaks %llu checked %llu viol %lu "
-			 "hash %u xdp %u multi %u gso %u", t.got,
-			 (unsigned long long)sum.rx_leaks,
+		snprintf(reply, len,
+			 "got %u leaks %llu checked %llu viol %lu "
+			 "hash %u xdp %u multi %u gso %u",
+			 t.got, (unsigned long long)sum.rx_leaks,
 			 (unsigned long long)sum.rx_canary_checked,
 			 netfront_violations(nf, NULL, 0), t.hash, t.xdp,
 			 t.multi, t.gso);
@@ -139,9 +140,9 @@ static int inject_gso(int ps, uint8_t *f, size_t payload, uint16_t sport)
 int main(void)
 {
 	static const char *const sets[] = { "max-queues=2", NULL };
-	static const size_t sizes[] = { 60, 61, 64, 100, 127, 128, 255, 256,
-					1000, 1514, 3000, 3840, 3841, 4096,
-					5000, 8000, 9014 };
+	static const size_t sizes[] = { 60,   61,   64,	  100,	127,  128,
+					255,  256,  1000, 1514, 3000, 3840,
+					3841, 4096, 5000, 8000, 9014 };
 	static uint8_t f[65536];
 	unsigned int got, hash, xdp, multi, gso, nsent = 0, ngso = 0;
 	unsigned long long leaks, checked;
@@ -166,11 +167,11 @@ int main(void)
 
 	for (int round = 0; round < 4; round++) {
 		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-			nh_inject(&h, f, nh_frame_ipv4(f, sizes[i],
-						       IP(10, 8, 0, 1 + round),
-						       IP(10, 8, 1, 1),
-						       (uint16_t)(1000 + i),
-						       80, round & 1));
+			nh_inject(&h, f,
+				  nh_frame_ipv4(
+					  f, sizes[i], IP(10, 8, 0, 1 + round),
+					  IP(10, 8, 1, 1), (uint16_t)(1000 + i),
+					  80, round & 1));
 			nsent++;
 		}
 	}
@@ -183,9 +184,12 @@ int main(void)
 	close(vps);
 	r = nh_ask(&h, "recv %u", nsent + ngso);
 	fprintf(stderr, "guest: %s (sent %u + %u GSO)\n", r, nsent, ngso);
-	CHECK(sscanf(r, "got %u leaks %llu checked %llu viol %lu hash %u xdp "
-		     "%u multi %u gso %u", &got, &leaks, &checked, &viol, &hash,
-		     &xdp, &multi, &gso) == 8, "guest: %s", r);
+	CHECK(sscanf(r,
+		     "got %u leaks %llu checked %llu viol %lu hash %u xdp "
+		     "%u multi %u gso %u",
+		     &got, &leaks, &checked, &viol, &hash, &xdp, &multi,
+		     &gso) == 8,
+	      "guest: %s", r);
 	CHECK(leaks == 0, "bytes the guest was not meant to see: %s", r);
 	CHECK(viol == 0, "netif violations: %s", r);
 	CHECK(got == nsent + ngso, "frames received: %s (sent %u + %u)", r,

@@ -23,11 +23,11 @@ static void attack(struct netfront *nf, const char *cmd, char *reply,
 {
 	if (!strcmp(cmd, "tx-prod") || !strcmp(cmd, "rx-prod")) {
 		int rx = !strcmp(cmd, "rx-prod");
-		struct ring_front *f = netfront_ring(nf, 0, rx ? NETFRONT_RX :
-							      NETFRONT_TX);
-		uint32_t prod = __atomic_load_n(&f->sring->rsp_prod,
-						__ATOMIC_RELAXED) +
-				(rx ? 1000 : 300);
+		struct ring_front *f =
+			netfront_ring(nf, 0, rx ? NETFRONT_RX : NETFRONT_TX);
+		uint32_t prod =
+			__atomic_load_n(&f->sring->rsp_prod, __ATOMIC_RELAXED) +
+			(rx ? 1000 : 300);
 
 		__atomic_store_n(&f->sring->req_prod, prod, __ATOMIC_RELEASE);
 		netfront_notify(nf, 0, rx ? NETFRONT_RX : NETFRONT_TX);

@@ -52,10 +52,11 @@ static long long host_drops(struct nh *h)
 			"vif1.0 | grep -o -m1 \"dropped [0-9]*\"") == 0,
 	      "host counters");
 	p = strstr(out, "vif1.0:");
-	CHECK(p && sscanf(p + 7, "%llu %llu %llu %llu %llu %llu %llu %llu "
-			  "%llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3],
-			  &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10],
-			  &f[11]) == 12,
+	CHECK(p && sscanf(p + 7,
+			  "%llu %llu %llu %llu %llu %llu %llu %llu "
+			  "%llu %llu %llu %llu",
+			  &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6],
+			  &f[7], &f[8], &f[9], &f[10], &f[11]) == 12,
 	      "/proc/net/dev: %s", out);
 	p = strstr(out, "dropped ");
 	if (p)
@@ -92,7 +93,9 @@ static void wait_accounted(struct nh *h, long long n, const char *when)
 int main(void)
 {
 	static const char *const sets[] = {
-		"rx-queue-packets=64", "rx-queue-kib=64", "rx-drain-ms=200",
+		"rx-queue-packets=64",
+		"rx-queue-kib=64",
+		"rx-drain-ms=200",
 		NULL,
 	};
 	struct netfront_cfg cfg;

@@ -123,8 +123,8 @@ static int guest(void *arg)
 			xfront_set_state(&fe.f, 6);
 			s = xfront_wait_be(&fe.f, XF_STATE(6), 10000);
 			xfront_set_state(&fe.f, 1);
-			s = s == 6 ? xfront_wait_be(&fe.f, XF_STATE(2), 10000) :
-				     s;
+			s = s == 6 ? xfront_wait_be(&fe.f, XF_STATE(2), 10000)
+				   : s;
 			net_say(from_guest[1], "state %d", s);
 		} else if (!strcmp(line, "flap")) {
 			static const int states[] = { 4, 1, 3, 4, 5, 1, 4, 6 };
@@ -202,8 +202,7 @@ int main(void)
 		      "%s: error node '%s', wanted '%s'", lies[i].edits,
 		      e ? e : "(absent)", lies[i].error);
 		r = ask("reset");
-		CHECK(!strcmp(r, "state 2"), "%s: reset: %s", lies[i].edits,
-		      r);
+		CHECK(!strcmp(r, "state 2"), "%s: reset: %s", lies[i].edits, r);
 		if (i == 5)
 			nh_honest_ok(&h, "during the lies");
 	}

@@ -91,26 +91,33 @@ int main(void)
 			      st->what, rev ? "host -> guest" : "guest -> host",
 			      (long long)got, EXACT_BYTES);
 
-			fprintf(stderr, "%s, %s: exact transfer of %llu bytes "
-				"in %.2f s\n", st->what,
+			fprintf(stderr,
+				"%s, %s: exact transfer of %llu bytes "
+				"in %.2f s\n",
+				st->what,
 				rev ? "host -> guest" : "guest -> host",
 				EXACT_BYTES, now_s() - t0);
-			CHECK(net_iperf3(s.daemon, g.pid, hip, SECS, st->streams,
-					 rev, &sent, &recvd) == 0,
+			CHECK(net_iperf3(s.daemon, g.pid, hip, SECS,
+					 st->streams, rev, &sent, &recvd) == 0,
 			      "%s, %s: iperf3 failed", st->what,
 			      rev ? "host -> guest" : "guest -> host");
-			fprintf(stderr, "%s, %s: %" PRIu64 " bytes sent, %" PRIu64
-				" received (%.1f Mbit/s)\n", st->what,
+			fprintf(stderr,
+				"%s, %s: %" PRIu64 " bytes sent, %" PRIu64
+				" received (%.1f Mbit/s)\n",
+				st->what,
 				rev ? "host -> guest" : "guest -> host", sent,
 				recvd, recvd * 8.0 / SECS / 1e6);
 			CHECK(sent > 0 && recvd <= sent &&
-				      sent - recvd <= INFLIGHT_MAX * (uint64_t)st->streams,
+				      sent - recvd <=
+					      INFLIGHT_MAX *
+						      (uint64_t)st->streams,
 			      "%s, %s: %" PRIu64 " bytes sent, %" PRIu64
-			      " received", st->what,
-			      rev ? "host -> guest" : "guest -> host", sent,
-			      recvd);
+			      " received",
+			      st->what, rev ? "host -> guest" : "guest -> host",
+			      sent, recvd);
 		}
-		CHECK(net_guest_stop(&g) == 0, "%s: the guest failed", st->what);
+		CHECK(net_guest_stop(&g) == 0, "%s: the guest failed",
+		      st->what);
 	}
 	return net_pass(&s);
 }

@@ -21,7 +21,7 @@
 #include "lib/check.h"
 #include "lib/netscen.h"
 
-#define ETYPE 0x88b5	/* local experimental: only our test frames */
+#define ETYPE 0x88b5 /* local experimental: only our test frames */
 
 static int to_guest[2], from_guest[2];
 
@@ -182,7 +182,7 @@ int main(void)
 
 	/* Subscribed passes, unsubscribed does not, broadcast does. */
 	ask("ctl 1");
-	usleep(300000);	/* the backend's watch */
+	usleep(300000); /* the backend's watch */
 	r = ask("add fb");
 	CHECK(!strcmp(r, "status 0"), "MCAST_ADD: %s", r);
 	inject(ps, 0xfc);

@@ -73,7 +73,9 @@ static long now_ms(void)
 int main(void)
 {
 	static const char *const sets[] = {
-		"rx-drain-ms=100", "rx-stall-ms=500", NULL,
+		"rx-drain-ms=100",
+		"rx-stall-ms=500",
+		NULL,
 	};
 	struct netfront_cfg cfg;
 	const char *r;

@@ -28,10 +28,10 @@
 #define GUEST_IP "10.222.0.1"
 #define HOST_IP "10.222.0.2"
 #define XFER_BYTES (4ull << 20)
-#define CAP_NET_ADMIN_ONLY "0000000000001000"	/* bit 12 */
+#define CAP_NET_ADMIN_ONLY "0000000000001000" /* bit 12 */
 
 /* The worker of guest 1, once it runs as @uid. */
-static pid_t nobody_worker(struct net_scen *s, uid_t uid, pid_t not)
+static pid_t nobody_worker(struct net_scen *s, uid_t uid, pid_t not )
 {
 	char ids[64];
 	pid_t w = 0;
@@ -39,7 +39,7 @@ static pid_t nobody_worker(struct net_scen *s, uid_t uid, pid_t not)
 	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", uid, uid, uid, uid);
 	for (int i = 0; i < 100; i++, usleep(100000)) {
 		w = simenv_worker_pid(s->daemon, "netbackd", 1);
-		if (w > 0 && w != not && simenv_status_has(w, "Uid", ids))
+		if (w > 0 && w != not &&simenv_status_has(w, "Uid", ids))
 			return w;
 	}
 	CHECK(0, "no worker of guest 1 running as uid %u (last %d)", uid,
@@ -92,8 +92,10 @@ int main(void)
 	w = nobody_worker(&s, pw->pw_uid, 0);
 	snprintf(ids, sizeof(ids), "%u\t%u\t%u\t%u", pw->pw_gid, pw->pw_gid,
 		 pw->pw_gid, pw->pw_gid);
-	CHECK(simenv_status_has(w, "Gid", ids), "worker %d: gids are not "
-	      "nobody's", (int)w);
+	CHECK(simenv_status_has(w, "Gid", ids),
+	      "worker %d: gids are not "
+	      "nobody's",
+	      (int)w);
 	CHECK(simenv_status_has(w, "CapEff", CAP_NET_ADMIN_ONLY) &&
 		      simenv_status_has(w, "CapPrm", CAP_NET_ADMIN_ONLY),
 	      "worker %d: capabilities other than CAP_NET_ADMIN", (int)w);
@@ -108,8 +110,8 @@ int main(void)
 	c.devid = 1;
 	c.cidr = GUEST_IP "/24";
 	net_guest_start(&s, &g, 1, &c);
-	CHECK(net_wait_value(&s, "/local/domain/0/backend/vif/1/1/state",
-			     "4", 10000) == 0,
+	CHECK(net_wait_value(&s, "/local/domain/0/backend/vif/1/1/state", "4",
+			     10000) == 0,
 	      "vif 1/1 added after the drop is not Connected");
 	traffic_ok(&s, &g, "vif added after the drop");
 

@@ -27,7 +27,7 @@
 #include "lib/netscen.h"
 #include "netback/pkt.h"
 
-#define ETYPE 0x88b5	/* local experimental: only our test frames */
+#define ETYPE 0x88b5 /* local experimental: only our test frames */
 #define SUBSCRIBED 0xfb
 #define OTHER 0xfc
 #define FILTER_OFF                                                             \

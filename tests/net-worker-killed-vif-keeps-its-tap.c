@@ -105,6 +105,6 @@ int main(void)
 		gone = net_ns_sh(s.daemon, out, sizeof(out),
 				 "ip link show dev vif1.0") != 0;
 	CHECK(gone, "vif1.0 is left behind after the toolstack removed the "
-	      "vif");
+		    "vif");
 	return net_pass(&s);
 }

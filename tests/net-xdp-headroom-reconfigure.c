@@ -26,8 +26,10 @@ static void frame(uint8_t *f, size_t len, uint8_t seed)
 {
 	for (size_t i = 0; i < len; i++)
 		f[i] = (uint8_t)(i * 31 + seed);
-	memcpy(f, (uint8_t[]){ 0x00, 0x16, 0x3e, 0x00, 0x01, 0x00, 0x02, 0, 0,
-			       0, 0, 1, 0x88, 0xb5 }, 14);
+	memcpy(f,
+	       (uint8_t[]){ 0x00, 0x16, 0x3e, 0x00, 0x01, 0x00, 0x02, 0, 0, 0,
+			    0, 1, 0x88, 0xb5 },
+	       14);
 }
 
 static int guest(void *arg)
@@ -62,9 +64,11 @@ static int guest(void *arg)
 			if (n != (int)v || memcmp(buf, want, v))
 				net_say(from_guest[1], "bad %d", n);
 			else
-				net_say(from_guest[1], "len %d xdp %d %u off %u "
-					"slots %u", n, m.has_xdp,
-					m.xdp_headroom, m.offset, m.slots);
+				net_say(from_guest[1],
+					"len %d xdp %d %u off %u "
+					"slots %u",
+					n, m.has_xdp, m.xdp_headroom, m.offset,
+					m.slots);
 		} else {
 			break;
 		}

@@ -48,7 +48,7 @@ static void add_fact(const char *i386_type, const char *member, size_t off,
 	/* "struct i386_blkif_request" -> "struct blkif_request" */
 	memcpy(type, i386_type, (size_t)(p - i386_type));
 	strcpy(type + (p - i386_type), p + strlen("i386_"));
-	facts[nfacts++] = (struct fact){type, member, off, size};
+	facts[nfacts++] = (struct fact){ type, member, off, size };
 }
 
 /* ours.f and theirs.f: same offset and size. */

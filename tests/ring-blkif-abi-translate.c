@@ -25,17 +25,17 @@ struct logical {
 };
 
 static const struct logical cases[] = {
-	{BLKIF_OP_READ, 11, 0, 0, 51712, 0xdeadbeefcafef00dull,
-	 0x0123456789abcdefull, 0},
-	{BLKIF_OP_WRITE, 1, 0, 0, 768, 7, 2048, 0},
-	{BLKIF_OP_FLUSH_DISKCACHE, 0, 0, 0, 5, 8, 0, 0},
-	{BLKIF_OP_WRITE_BARRIER, 0, 0, 0, 5, 9, 0, 0},
-	{BLKIF_OP_DISCARD, 0, BLKIF_DISCARD_SECURE, 0, 51728,
-	 0xffffffffffffffffull, 1ull << 40, 0x800000001ull},
-	{BLKIF_OP_INDIRECT, 0, 0, BLKIF_OP_WRITE, 51712, 0x1000000000000001ull,
-	 0x7fffffffffffffffull, 0},
-	{BLKIF_OP_RESERVED_1, 3, 0, 0, 1, 2, 3, 0},
-	{200, 255, 0, 0, 0xffff, 4, 5, 0},
+	{ BLKIF_OP_READ, 11, 0, 0, 51712, 0xdeadbeefcafef00dull,
+	  0x0123456789abcdefull, 0 },
+	{ BLKIF_OP_WRITE, 1, 0, 0, 768, 7, 2048, 0 },
+	{ BLKIF_OP_FLUSH_DISKCACHE, 0, 0, 0, 5, 8, 0, 0 },
+	{ BLKIF_OP_WRITE_BARRIER, 0, 0, 0, 5, 9, 0, 0 },
+	{ BLKIF_OP_DISCARD, 0, BLKIF_DISCARD_SECURE, 0, 51728,
+	  0xffffffffffffffffull, 1ull << 40, 0x800000001ull },
+	{ BLKIF_OP_INDIRECT, 0, 0, BLKIF_OP_WRITE, 51712, 0x1000000000000001ull,
+	  0x7fffffffffffffffull, 0 },
+	{ BLKIF_OP_RESERVED_1, 3, 0, 0, 1, 2, 3, 0 },
+	{ 200, 255, 0, 0, 0xffff, 4, 5, 0 },
 };
 
 static uint32_t gref_of(unsigned int i)
@@ -210,8 +210,7 @@ static void responses(void)
 				      x.operation == BLKIF_OP_WRITE &&
 				      x.status == BLKIF_RSP_EOPNOTSUPP,
 			      "x86_32 rsp");
-			CHECK(p0[offsetof(struct i386_blkif_response,
-					  operation) +
+			CHECK(p0[offsetof(struct i386_blkif_response, operation) +
 				 1] == 0,
 			      "x86_32 padding");
 			/* Past the response: the guest's bytes, untouched. */

@@ -31,7 +31,7 @@ static void generic(void)
 {
 	struct ring_sring *s = new_ring();
 	unsigned char before[RING_PAGE_SIZE];
-	struct netif_tx_response rsp = {.id = 1, .status = 0};
+	struct netif_tx_response rsp = { .id = 1, .status = 0 };
 	union ring_netif_tx_req req[8];
 	struct ring_back r;
 

@@ -49,9 +49,9 @@ static bool in_window(uint32_t old, uint32_t new, uint32_t ev)
 
 static void push_decisions(void)
 {
-	static const uint32_t olds[] = {0, 5, 0xfffffffcu, 0x7fffffffu};
+	static const uint32_t olds[] = { 0, 5, 0xfffffffcu, 0x7fffffffu };
 	struct ring_sring *s = new_ring(), *p = new_ring();
-	struct netif_tx_response rsp = {0};
+	struct netif_tx_response rsp = { 0 };
 	unsigned int yes = 0, no = 0;
 
 	for (unsigned int o = 0; o < sizeof(olds) / sizeof(olds[0]); o++)
@@ -137,7 +137,7 @@ static void final_checks(void)
 	struct ring_sring *s = new_ring();
 	struct ring_front f;
 	struct ring_back r;
-	struct netif_rx_request req = {0}, got[8];
+	struct netif_rx_request req = { 0 }, got[8];
 
 	CHECK(ring_front_init(&f, s, 1, sizeof(req)) == 0, "init");
 	CHECK(ring_back_attach(&r, s, 1, sizeof(req)) == 0, "attach");
@@ -219,7 +219,7 @@ static void *backend(void *arg)
 
 		CHECK(n >= 0, "fetch %d", n);
 		for (int i = 0; i < n; i++) {
-			struct netif_rx_response rsp = {.id = req[i].id};
+			struct netif_rx_response rsp = { .id = req[i].id };
 
 			CHECK(req[i].id == (uint16_t)(done + (unsigned)i),
 			      "request %u out of order", req[i].id);
@@ -247,7 +247,7 @@ static void *frontend(void *arg)
 
 		while (sent < TOTAL && ring_front_free(f) > 0 &&
 		       sent - got < 200) {
-			struct netif_rx_request req = {.id = (uint16_t)sent};
+			struct netif_rx_request req = { .id = (uint16_t)sent };
 
 			CHECK(ring_front_put_req(f, &req, sizeof(req)) == 0,
 			      "put");

@@ -28,7 +28,8 @@ static int bad_guest(void *arg)
 	if (xfront_write(&f, XEN_TXN_NONE, "multi-queue-num-queues", "3") ||
 	    xfront_set_state(&f, 3))
 		return 1;
-	return xfront_wait_be(&f, XF_STATE(5) | XF_STATE(6), 10000) == 5 ? 0 : 2;
+	return xfront_wait_be(&f, XF_STATE(5) | XF_STATE(6), 10000) == 5 ? 0
+									 : 2;
 }
 
 int main(void)
@@ -44,7 +45,8 @@ int main(void)
 	CHECK(simenv_wait(simenv_fork_as(&s.env, 1, bad_guest, NULL)) == 0,
 	      "the bad device's backend did not go Closing");
 	err = xt_read(&s, "/local/domain/0/error/backend/xtest/1/51728/error");
-	CHECK(err && !strncmp(err, "22 ", 3) && strstr(err, "multi-queue-num-queues"),
+	CHECK(err && !strncmp(err, "22 ", 3) &&
+		      strstr(err, "multi-queue-num-queues"),
 	      "error node '%s', want '22 ... multi-queue-num-queues ...'",
 	      err ?: "(absent)");
 	CHECK(!strcmp(xt_read(&s, "%s/state", xt_be(1, 51712)) ?: "", "4"),

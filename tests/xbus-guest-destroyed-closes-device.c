@@ -24,12 +24,15 @@ int main(void)
 	xt_start(&s, 2, "--single");
 	xt_add(&s, 1, 51712);
 	xt_add(&s, 2, 51712);
-	CHECK(simenv_wait(simenv_fork_as(&s.env, 1, guest, NULL)) == 0, "guest 1");
-	CHECK(simenv_wait(simenv_fork_as(&s.env, 2, guest, NULL)) == 0, "guest 2");
+	CHECK(simenv_wait(simenv_fork_as(&s.env, 1, guest, NULL)) == 0,
+	      "guest 1");
+	CHECK(simenv_wait(simenv_fork_as(&s.env, 2, guest, NULL)) == 0,
+	      "guest 2");
 
-	CHECK(simenv_xensim(&s.env, "domain-destroy", "1") == 0, "domain-destroy 1");
-	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/51712/state", "6",
-			    10000) == 0,
+	CHECK(simenv_xensim(&s.env, "domain-destroy", "1") == 0,
+	      "domain-destroy 1");
+	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/51712/state",
+			    "6", 10000) == 0,
 	      "guest 1's device did not close (state %s)",
 	      xt_read(&s, "%s/state", xt_be(1, 51712)) ?: "gone");
 	CHECK(!xt_read(&s, "/local/domain/0/error/backend/xtest/1/51712/error"),

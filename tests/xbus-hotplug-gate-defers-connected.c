@@ -12,7 +12,6 @@
 #include "lib/check.h"
 #include "lib/xtscen.h"
 
-
 static int guest(void *arg)
 {
 	struct xt_guest g;
@@ -29,14 +28,16 @@ int main(void)
 	pid_t g;
 
 	xt_start2(&s, 1, "--single", "--hotplug-gate");
-	CHECK(simenv_xensim(&s.env, "device-add", "xtest 1 0 be:hotplug-status=") == 0,
+	CHECK(simenv_xensim(&s.env, "device-add",
+			    "xtest 1 0 be:hotplug-status=") == 0,
 	      "device-add");
 	g = simenv_fork_as(&s.env, 1, guest, NULL);
-	CHECK(xt_wait_value(&s, "/local/domain/1/device/xtest/0/state", "3", 10000) == 0,
+	CHECK(xt_wait_value(&s, "/local/domain/1/device/xtest/0/state", "3",
+			    10000) == 0,
 	      "frontend never Initialised");
 	/* Whatever the backend does now, it must not report Connected. */
-	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/0/state", "4", 500) ==
-		      -ETIMEDOUT,
+	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/0/state", "4",
+			    500) == -ETIMEDOUT,
 	      "Connected before hotplug-status=connected");
 
 	CHECK(xen_store_open(&xs) == 0, "xenstore");

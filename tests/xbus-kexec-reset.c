@@ -26,11 +26,14 @@ static int guest_kexec(void *arg)
 
 	if (xfront_open(&f, "xtest", 51712))
 		return 1;
-	if (xfront_set_state(&f, 5) || xfront_wait_be(&f, XF_STATE(5), 5000) != 5)
+	if (xfront_set_state(&f, 5) ||
+	    xfront_wait_be(&f, XF_STATE(5), 5000) != 5)
 		return 2;
-	if (xfront_set_state(&f, 6) || xfront_wait_be(&f, XF_STATE(6), 5000) != 6)
+	if (xfront_set_state(&f, 6) ||
+	    xfront_wait_be(&f, XF_STATE(6), 5000) != 6)
 		return 3;
-	if (xfront_set_state(&f, 1) || xfront_wait_be(&f, XF_STATE(2), 5000) != 2)
+	if (xfront_set_state(&f, 1) ||
+	    xfront_wait_be(&f, XF_STATE(2), 5000) != 2)
 		return 4;
 	xfront_close(&f);
 	return xt_guest_connect(&g, 51712, 1, XT_LINUX) ? 5 : 0;
@@ -53,9 +56,12 @@ int main(void)
 	xen_store_close(xs);
 
 	rc = simenv_wait(simenv_fork_as(&s.env, 1, guest_kexec, NULL));
-	CHECK(rc == 0, "reset step %d failed (2: no Closing, 3: no Closed, "
-		       "4: no InitWait, 5: no reconnect)", rc);
-	CHECK(!strcmp(xt_read(&s, "%s/feature-test", xt_be(1, 51712)) ?: "", "1"),
+	CHECK(rc == 0,
+	      "reset step %d failed (2: no Closing, 3: no Closed, "
+	      "4: no InitWait, 5: no reconnect)",
+	      rc);
+	CHECK(!strcmp(xt_read(&s, "%s/feature-test", xt_be(1, 51712)) ?: "",
+		      "1"),
 	      "features not advertised again before InitWait");
 	CHECK(!strcmp(xt_read(&s, "%s/state", xt_be(1, 51712)) ?: "", "4"),
 	      "backend not Connected after the reset");

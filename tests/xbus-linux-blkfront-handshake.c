@@ -40,14 +40,16 @@ int main(void)
 
 	xt_start(&s, 1, "--single");
 	xt_add(&s, 1, 51712);
-	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/51712/state", "2",
-			    10000) == 0,
+	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/51712/state",
+			    "2", 10000) == 0,
 	      "backend did not reach InitWait within the toolstack's 10 s");
 
 	g = simenv_fork_as(&s.env, 1, guest, NULL);
 	CHECK(simenv_wait(g) == 0, "the guest did not connect");
-	CHECK(!strcmp(xt_read(&s, "%s/state", be) ?: "", "4"), "backend not Connected");
-	CHECK(!strcmp(xt_read(&s, "/local/domain/1/device/xtest/51712/state") ?: "",
+	CHECK(!strcmp(xt_read(&s, "%s/state", be) ?: "", "4"),
+	      "backend not Connected");
+	CHECK(!strcmp(xt_read(&s, "/local/domain/1/device/xtest/51712/state")
+			      ?: "",
 		      "4"),
 	      "frontend not Connected");
 
@@ -64,8 +66,8 @@ int main(void)
 		for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 			if (!strcmp(names[j], want[i][0]))
 				break;
-		CHECK(i < sizeof(want) / sizeof(want[0]), "unexpected key %s/%s",
-		      be, names[j]);
+		CHECK(i < sizeof(want) / sizeof(want[0]),
+		      "unexpected key %s/%s", be, names[j]);
 	}
 	CHECK(n == sizeof(want) / sizeof(want[0]), "%u keys", n);
 	free(names);

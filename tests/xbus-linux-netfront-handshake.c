@@ -31,7 +31,8 @@ static int guest(void *arg)
 	xen_txn_t t;
 	char c = 'c';
 
-	if (xfront_open(&f, "xtest", 0) || xfront_wait_be(&f, XF_STATE(2), 10000) != 2)
+	if (xfront_open(&f, "xtest", 0) ||
+	    xfront_wait_be(&f, XF_STATE(2), 10000) != 2)
 		return 1;
 	if (xen_gntshr_open(&gs) || xen_evtchn_open(&xe) ||
 	    xen_gntshr_share(gs, f.be_domid, 1, 1, &tx, &ptx) ||
@@ -99,12 +100,13 @@ int main(void)
 
 	CHECK(pipe(to_parent) == 0 && pipe(to_guest) == 0, "pipes");
 	xt_start2(&s, 1, "--single", "--net");
-	CHECK(simenv_xensim(&s.env, "device-add", "xtest 1 0 be:hotplug-status=") == 0,
+	CHECK(simenv_xensim(&s.env, "device-add",
+			    "xtest 1 0 be:hotplug-status=") == 0,
 	      "device-add");
 	g = simenv_fork_as(&s.env, 1, guest, NULL);
 	CHECK(read(to_parent[0], &c, 1) == 1, "the frontend did not connect");
-	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/0/state", "4", 500) ==
-		      -ETIMEDOUT,
+	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/0/state", "4",
+			    500) == -ETIMEDOUT,
 	      "Connected before the hotplug script ran");
 	CHECK(count(s.log, "xtest/1/0: connected, 1 queue") == 1,
 	      "the rings were not connected while waiting for the script");
@@ -113,7 +115,8 @@ int main(void)
 	snprintf(p, sizeof(p), "%s/hotplug-status", xt_be(1, 0));
 	CHECK(xen_store_write(xs, XEN_TXN_NONE, p, "connected") == 0, "script");
 	xen_store_close(xs);
-	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/0/state", "4", 5000) == 0,
+	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/0/state", "4",
+			    5000) == 0,
 	      "not Connected after the script");
 
 	CHECK(write(to_guest[1], &c, 1) == 1, "go");

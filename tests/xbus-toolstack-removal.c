@@ -25,7 +25,8 @@ static int guest(void *arg)
 		return 1;
 	if (write(pipefd[1], &c, 1) != 1)
 		return 2;
-	if (xfront_wait_be(&g.f, XF_STATE(5) | XF_STATE(6) | XF_STATE(0), 15000) < 0)
+	if (xfront_wait_be(&g.f, XF_STATE(5) | XF_STATE(6) | XF_STATE(0),
+			   15000) < 0)
 		return 3;
 	xt_guest_release(&g);
 	xfront_set_state(&g.f, 6);
@@ -53,9 +54,11 @@ int main(void)
 	CHECK(read(pipefd[0], &c, 1) == 1, "the guest did not connect");
 
 	rc = simenv_xensim(&s.env, "device-remove", "xtest 1 51712 10");
-	CHECK(rc == 0, "device-remove: the backend did not close (exit %d)", rc);
+	CHECK(rc == 0, "device-remove: the backend did not close (exit %d)",
+	      rc);
 	CHECK(simenv_wait(g) == 0, "the frontend did not see Closing");
-	CHECK(!xt_read(&s, "%s/state", xt_be(1, 51712)), "backend dir left behind");
+	CHECK(!xt_read(&s, "%s/state", xt_be(1, 51712)),
+	      "backend dir left behind");
 	CHECK(!xt_read(&s, "/local/domain/1/device/xtest/51712/state"),
 	      "frontend dir left behind");
 	CHECK(!xt_read(&s, "/local/domain/0/error/backend/xtest/1/51712/error"),

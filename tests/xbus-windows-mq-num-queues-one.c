@@ -25,12 +25,15 @@ int main(void)
 	xt_add(&s, 1, 768);
 	CHECK(simenv_wait(simenv_fork_as(&s.env, 1, guest, NULL)) == 0,
 	      "the Windows-style frontend did not connect");
-	CHECK(!strcmp(xt_read(&s, "/local/domain/1/device/xtest/768/multi-queue-num-queues") ?: "",
+	CHECK(!strcmp(xt_read(&s,
+			      "/local/domain/1/device/xtest/768/multi-queue-num-queues")
+			      ?: "",
 		      "1"),
 	      "the frontend did not write multi-queue-num-queues=1");
 	CHECK(!strcmp(xt_read(&s, "%s/state", xt_be(1, 768)) ?: "", "4"),
 	      "backend not Connected");
 	CHECK(!xt_read(&s, "/local/domain/0/error/backend/xtest/1/768/error"),
-	      "error node: %s", xt_read(&s, "/local/domain/0/error/backend/xtest/1/768/error"));
+	      "error node: %s",
+	      xt_read(&s, "/local/domain/0/error/backend/xtest/1/768/error"));
 	return TEST_PASS;
 }

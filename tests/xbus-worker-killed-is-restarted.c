@@ -36,7 +36,8 @@ static pid_t worker_pid(unsigned int dom)
 	char cmd[128], out[32] = "";
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "pgrep -f 'xtestd .*--worker %u$' | head -n 1", dom);
+	snprintf(cmd, sizeof(cmd),
+		 "pgrep -f 'xtestd .*--worker %u$' | head -n 1", dom);
 	p = popen(cmd, "r");
 	if (!p)
 		return 0;
@@ -71,15 +72,15 @@ int main(void)
 		w1b = worker_pid(1);
 	}
 	CHECK(w1b > 0 && w1b != w1, "guest 1's worker was not restarted");
-	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/51712/state", "4",
-			    5000) == 0,
+	CHECK(xt_wait_value(&s, "/local/domain/0/backend/xtest/1/51712/state",
+			    "4", 5000) == 0,
 	      "guest 1's device not Connected after the restart");
 	snprintf(cmd, sizeof(cmd),
 		 "grep -q 'worker for domain 1 (pid %d) killed by signal 9' %s",
 		 (int)w1, s.log);
 	CHECK(system(cmd) == 0, "the death was not logged with its signal");
-	snprintf(cmd, sizeof(cmd), "grep -c 'xtest/1/51712: connected' %s | grep -qx 2",
-		 s.log);
+	snprintf(cmd, sizeof(cmd),
+		 "grep -c 'xtest/1/51712: connected' %s | grep -qx 2", s.log);
 	CHECK(system(cmd) == 0, "the new worker did not re-attach the rings");
 	CHECK(worker_pid(2) == w2, "guest 2's worker was touched");
 	CHECK(!strcmp(xt_read(&s, "%s/state", xt_be(2, 51712)) ?: "", "4"),

@@ -25,7 +25,7 @@ static int to_parent[2], to_child[2];
 
 static int ready(xenevtchn_handle *xce, int ms)
 {
-	struct pollfd pfd = {.fd = xenevtchn_fd(xce), .events = POLLIN};
+	struct pollfd pfd = { .fd = xenevtchn_fd(xce), .events = POLLIN };
 
 	return poll(&pfd, 1, ms) == 1;
 }

@@ -67,7 +67,7 @@ int main(void)
 	CHECK(gt, "xengnttab_open: %s", strerror(errno));
 	memset(seg, 0, sizeof(seg));
 	memset(buf, 0, sizeof(buf));
-	uint32_t src[4] = {refs[0], 5000, refs[1], HV_GNT_ENTRIES};
+	uint32_t src[4] = { refs[0], 5000, refs[1], HV_GNT_ENTRIES };
 
 	CHECK(refs[0] != 5000 && refs[1] != 5000, "ref 5000 was granted");
 	for (i = 0; i < 4; i++) {

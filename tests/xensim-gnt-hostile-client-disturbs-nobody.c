@@ -23,7 +23,7 @@
 
 static int raw_connect(const struct simenv *env, unsigned int domid)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s/dom%u.hv", env->dir,
@@ -40,8 +40,8 @@ static int refused(int fd, const void *buf, size_t len, int pass_fd)
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
 	} cm;
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct hv_rsp rs;
 	ssize_t n;
 

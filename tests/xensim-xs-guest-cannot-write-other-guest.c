@@ -18,7 +18,7 @@
 
 int main(void)
 {
-	struct xs_permissions p = {.id = 1, .perms = XS_PERM_READ};
+	struct xs_permissions p = { .id = 1, .perms = XS_PERM_READ };
 	struct xs_handle *g1, *g2, *d0;
 	static struct simenv env; /* simenv_up() hands it to atexit */
 	unsigned int len;

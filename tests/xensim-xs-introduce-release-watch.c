@@ -24,7 +24,7 @@
 
 static char *next_event(struct xs_handle *xs, int ms, char *token, size_t tlen)
 {
-	struct pollfd pfd = {.fd = xs_fileno(xs), .events = POLLIN};
+	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
 	unsigned int num;
 	char **ev, *path;
 

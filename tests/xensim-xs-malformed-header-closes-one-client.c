@@ -25,7 +25,7 @@
 
 static int raw_connect(const struct simenv *env, unsigned int domid)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	CHECK(fd >= 0, "socket: %s", strerror(errno));
@@ -41,7 +41,7 @@ static int raw_connect(const struct simenv *env, unsigned int domid)
 /* Read exactly @len bytes within 5 s; the count read (short on EOF). */
 static size_t read_full(int fd, void *buf, size_t len)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t got = 0;
 	ssize_t n;
 
@@ -60,7 +60,7 @@ static struct xsd_sockmsg talk(int fd, uint32_t type, uint32_t req_id,
 			       uint32_t tx_id, const char *payload,
 			       unsigned int len, char *body, bool bytewise)
 {
-	struct xsd_sockmsg h = {type, req_id, tx_id, len};
+	struct xsd_sockmsg h = { type, req_id, tx_id, len };
 	char msg[sizeof(h) + 256];
 	size_t i;
 
@@ -86,7 +86,7 @@ static struct xsd_sockmsg talk(int fd, uint32_t type, uint32_t req_id,
 
 int main(void)
 {
-	struct xsd_sockmsg bad = {XS_READ, 7, 0, XENSTORE_PAYLOAD_MAX + 1};
+	struct xsd_sockmsg bad = { XS_READ, 7, 0, XENSTORE_PAYLOAD_MAX + 1 };
 	struct xs_handle *xs;
 	struct xsd_sockmsg h;
 	static struct simenv env; /* simenv_up() hands it to atexit */

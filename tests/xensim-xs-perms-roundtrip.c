@@ -38,8 +38,8 @@ static void expect_perms(struct xs_handle *xs, unsigned int owner,
 int main(void)
 {
 	struct xs_permissions set[2] = {
-		{.id = 1, .perms = XS_PERM_NONE},
-		{.id = 2, .perms = XS_PERM_READ},
+		{ .id = 1, .perms = XS_PERM_NONE },
+		{ .id = 2, .perms = XS_PERM_READ },
 	};
 	struct xs_handle *d0, *g1, *g2;
 	static struct simenv env; /* simenv_up() hands it to atexit */

@@ -21,7 +21,7 @@
 /* Next event's path, or NULL if none comes within @ms. Caller frees. */
 static char *next_event(struct xs_handle *xs, const char *token, int ms)
 {
-	struct pollfd pfd = {.fd = xs_fileno(xs), .events = POLLIN};
+	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
 	unsigned int num;
 	char **ev, *path;
 

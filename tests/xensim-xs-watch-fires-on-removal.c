@@ -20,7 +20,7 @@
 
 static char *next_event(struct xs_handle *xs, const char *token, int ms)
 {
-	struct pollfd pfd = {.fd = xs_fileno(xs), .events = POLLIN};
+	struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
 	unsigned int num;
 	char **ev, *path;
 

@@ -88,7 +88,7 @@
 #include "lib/netscen.h"
 
 #define MAGIC 0x70766e62u /* "pvnb", first payload word of our frames */
-#define GSO_LEN 65535u /* XEN_NETIF_MAX_TX_SIZE */
+#define GSO_LEN 65535u	  /* XEN_NETIF_MAX_TX_SIZE */
 #define GSO_MSS 1448u
 #define SNAP 128u /* bytes of each frame the sink looks at */
 #define FLOWS 64u /* source flows, so 2 TAP queues both get some */
@@ -119,7 +119,7 @@ struct shm {
 	uint32_t gen;
 	uint32_t mode, vif, len, gso, batch, full_copy;
 	uint32_t ack[GUEST_WORKERS]; /* the gen each worker took up */
-	uint32_t ready; /* 1: connected; 2: failed (err) */
+	uint32_t ready;		     /* 1: connected; 2: failed (err) */
 	uint32_t queues[2];
 	/* Flow control: the source sleeps on wake_seq while src_wait. */
 	uint32_t src_wait, wake_seq;
@@ -144,7 +144,7 @@ static uint64_t now_ns(void)
 
 static void sleep_ms(unsigned int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
@@ -153,7 +153,7 @@ static void sleep_ms(unsigned int ms)
 /* Shared (not private) futexes: the waiters live in two processes. */
 static int futex_wait(uint32_t *addr, uint32_t val, int ms)
 {
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
 	if (syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0))
 		return -errno;
@@ -305,11 +305,11 @@ static void fc_note(void)
 
 /* --------------------------------------------------------------- frames */
 
-static const uint8_t mac_guest[6] = {0x00, 0x16, 0x3e, 0x00, 0x00, 0x01};
+static const uint8_t mac_guest[6] = { 0x00, 0x16, 0x3e, 0x00, 0x00, 0x01 };
 /* Not the host interface's address: the host's IP stack drops the frame
  * as PACKET_OTHERHOST right away, so its cost is the same on both paths
  * and small. */
-static const uint8_t mac_peer[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+static const uint8_t mac_peer[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -461,8 +461,8 @@ static void guest_tx(struct gworker *w, uint32_t g)
 	build_frame(frame, len, gso, (uint16_t)(1000 + w->idx), mac_peer,
 		    mac_guest);
 	memset(&m, 0, sizeof(m));
-	m.opts =
-		NETFRONT_TX_MORE | (shm->full_copy ? 0 : NETFRONT_TX_HEAD_ONLY);
+	m.opts = NETFRONT_TX_MORE |
+		 (shm->full_copy ? 0 : NETFRONT_TX_HEAD_ONLY);
 	if (gso) {
 		m.flags = NETTXF_csum_blank | NETTXF_data_validated;
 		m.gso_type = XEN_NETIF_GSO_TYPE_TCPV4;
@@ -516,7 +516,7 @@ static void rx_count(void *arg, unsigned int q, const void *data, size_t len,
 static void guest_rx(struct gworker *w, uint32_t g)
 {
 	struct counter *c = &shm->cnt[w->idx];
-	struct rxcount r = {0, 0};
+	struct rxcount r = { 0, 0 };
 	uint64_t bytes_seen = 0, quiet_until = 0;
 
 	for (;;) {
@@ -593,7 +593,7 @@ static int guest_main(void *arg)
 {
 	const struct guest_arg *a = arg;
 	struct gworker w[GUEST_WORKERS];
-	struct netfront *nf[2] = {NULL, NULL};
+	struct netfront *nf[2] = { NULL, NULL };
 	unsigned int i, v;
 	char last[160];
 	int rc;
@@ -615,10 +615,10 @@ static int guest_main(void *arg)
 	if (shm->queues[0] != 1 || shm->queues[1] != 2)
 		return guest_fail("queues", "vif 1/1 did not get 2 queues");
 	for (i = 0; i < GUEST_WORKERS; i++) {
-		w[i] = (struct gworker){.nf = nf[i ? 1 : 0],
-					.vif = i ? 1 : 0,
-					.q = i ? i - 1 : 0,
-					.idx = i};
+		w[i] = (struct gworker){ .nf = nf[i ? 1 : 0],
+					 .vif = i ? 1 : 0,
+					 .q = i ? i - 1 : 0,
+					 .idx = i };
 		rc = pthread_create(&w[i].tid, NULL, gworker_main, &w[i]);
 		if (rc)
 			return guest_fail("pthread_create", strerror(rc));
@@ -699,7 +699,7 @@ static void *sink_main(void *arg)
 		if (!(__atomic_load_n(&bd->hdr.bh1.block_status,
 				      __ATOMIC_ACQUIRE) &
 		      TP_STATUS_USER)) {
-			struct pollfd p = {.fd = s->fd, .events = POLLIN};
+			struct pollfd p = { .fd = s->fd, .events = POLLIN };
 
 			poll(&p, 1, 10);
 			continue;
@@ -727,10 +727,10 @@ static void *sink_main(void *arg)
 
 static void sink_start(struct sink *s, const char *ifname, int cpu)
 {
-	struct sock_filter code[] = {BPF_STMT(BPF_RET | BPF_K, SNAP)};
-	struct sock_fprog prog = {.len = 1, .filter = code};
+	struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, SNAP) };
+	struct sock_fprog prog = { .len = 1, .filter = code };
 	struct tpacket_req3 req;
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 	int v = TPACKET_V3;
 
 	memset(s, 0, sizeof(*s));
@@ -790,7 +790,7 @@ struct source {
 	unsigned int len, window;
 	bool gso;
 	unsigned int slot0, nslots; /* the receivers' counters */
-	uint8_t *frames; /* FLOWS frames of len bytes */
+	uint8_t *frames;	    /* FLOWS frames of len bytes */
 	volatile int stop;
 	pthread_t tid;
 	pid_t ktid; /* for its schedstat */
@@ -860,9 +860,10 @@ static void *source_main(void *arg)
 		if (n > SRC_BATCH)
 			n = SRC_BATCH;
 		for (i = 0; i < n; i++) {
-			iov[i][0] = (struct iovec){&vh, sizeof(vh)};
+			iov[i][0] = (struct iovec){ &vh, sizeof(vh) };
 			iov[i][1] = (struct iovec){
-				s->frames + (size_t)flow * s->len, s->len};
+				s->frames + (size_t)flow * s->len, s->len
+			};
 			flow = (flow + 1) % FLOWS;
 			memset(&msg[i], 0, sizeof(msg[i]));
 			msg[i].msg_hdr.msg_name = &s->to;
@@ -1001,8 +1002,8 @@ static void *ref_writer(void *arg)
 	build_frame(frame, w->len, w->gso, (uint16_t)(1000 + w->slot), mac_peer,
 		    mac_guest);
 	frame_vnet(&vh, w->gso);
-	iov[0] = (struct iovec){&vh, sizeof(vh)};
-	iov[1] = (struct iovec){frame, w->len};
+	iov[0] = (struct iovec){ &vh, sizeof(vh) };
+	iov[1] = (struct iovec){ frame, w->len };
 	while (!*w->stop) {
 		unsigned int n = 0;
 
@@ -1022,7 +1023,7 @@ static void *ref_reader(void *arg)
 	struct counter *c = &shm->cnt[w->slot];
 	uint8_t *buf = malloc(BUF_LEN);
 	struct virtio_net_hdr vh;
-	struct iovec iov[2] = {{&vh, sizeof(vh)}, {buf, BUF_LEN}};
+	struct iovec iov[2] = { { &vh, sizeof(vh) }, { buf, BUF_LEN } };
 
 	CHECK(buf, "memory");
 	set_tid(&w->ktid);
@@ -1041,7 +1042,7 @@ static void *ref_reader(void *arg)
 			fc_note();
 		}
 		if (r < 0) {
-			struct pollfd p = {.fd = w->fd, .events = POLLIN};
+			struct pollfd p = { .fd = w->fd, .events = POLLIN };
 
 			poll(&p, 1, 10);
 		}
@@ -1063,10 +1064,10 @@ struct bcase {
 /* One measurement. */
 struct sample {
 	double pps, gbps;
-	double be_ns; /* backend CPU per packet */
+	double be_ns;			       /* backend CPU per packet */
 	double be_util, guest_util, host_util; /* cores */
 	double be_wait, guest_wait, host_wait; /* waiting for one: cores */
-	double loss; /* fraction of what was sent */
+	double loss;			       /* fraction of what was sent */
 	double ev_per_k, notif_per_k, gc_per_pkt; /* netbackd's counters */
 	uint64_t drops; /* sink ring or netbackd drops */
 };
@@ -1190,12 +1191,12 @@ static void run_tx(struct env *e, const struct bcase *c, bool ref,
 	if (ref) {
 		stop = 0;
 		for (i = 0; i < c->nq; i++) {
-			w[i] = (struct rworker){.fd = e->ref[c->nq - 1].fd[i],
-						.cpu = e->cpu_be,
-						.len = c->len,
-						.slot = i,
-						.gso = c->gso,
-						.stop = &stop};
+			w[i] = (struct rworker){ .fd = e->ref[c->nq - 1].fd[i],
+						 .cpu = e->cpu_be,
+						 .len = c->len,
+						 .slot = i,
+						 .gso = c->gso,
+						 .stop = &stop };
 			CHECK(!pthread_create(&w[i].tid, NULL, ref_writer,
 					      &w[i]),
 			      "writer thread");
@@ -1269,12 +1270,12 @@ static void run_rx(struct env *e, const struct bcase *c, bool ref,
 	if (ref) {
 		stop = 0;
 		for (i = 0; i < c->nq; i++) {
-			w[i] = (struct rworker){.fd = e->ref[c->nq - 1].fd[i],
-						.cpu = e->cpu_be,
-						.len = c->len,
-						.slot = SLOT_REF + i,
-						.gso = c->gso,
-						.stop = &stop};
+			w[i] = (struct rworker){ .fd = e->ref[c->nq - 1].fd[i],
+						 .cpu = e->cpu_be,
+						 .len = c->len,
+						 .slot = SLOT_REF + i,
+						 .gso = c->gso,
+						 .stop = &stop };
 			CHECK(!pthread_create(&w[i].tid, NULL, ref_reader,
 					      &w[i]),
 			      "reader thread");
@@ -1500,7 +1501,7 @@ static void setup(struct env *e)
 		"/proc/sys/net/ipv6/conf/all/disable_ipv6",
 		"/proc/sys/net/ipv6/conf/default/disable_ipv6",
 	};
-	struct guest_arg ga = {.cpu = e->cpu_host};
+	struct guest_arg ga = { .cpu = e->cpu_host };
 	char ns[64];
 	int fd;
 
@@ -1542,11 +1543,11 @@ static void setup(struct env *e)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"no-pin", no_argument, NULL, 'P'},
-		{"full-copy", no_argument, NULL, 'F'},
-		{"perf", required_argument, NULL, 'p'},
-		{"perf-cases", required_argument, NULL, 'C'},
-		{NULL, 0, NULL, 0},
+		{ "no-pin", no_argument, NULL, 'P' },
+		{ "full-copy", no_argument, NULL, 'F' },
+		{ "perf", required_argument, NULL, 'p' },
+		{ "perf-cases", required_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
 	};
 	static struct sample res[NCASES][2][MAXRUNS];
 	struct bcase cases[NCASES];
@@ -1608,7 +1609,7 @@ int main(int argc, char **argv)
 		E.cpu_host = 0;
 	}
 	for (int dir = DIR_TX; dir <= DIR_RX; dir++) {
-		static const unsigned int lens[] = {64, 1514, GSO_LEN};
+		static const unsigned int lens[] = { 64, 1514, GSO_LEN };
 
 		for (unsigned int l = 0; l < 3; l++) {
 			for (unsigned int nq = 1; nq <= MAXQ; nq++) {
@@ -1689,7 +1690,7 @@ int main(int argc, char **argv)
 		print_row(&cases[i], false, res[i][1], runs, ref_pps);
 	}
 	{
-		uint64_t d[2] = {0, 0};
+		uint64_t d[2] = { 0, 0 };
 
 		for (unsigned int i = 0; i < ncase; i++)
 			for (int p = 0; p < 2; p++)

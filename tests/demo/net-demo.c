@@ -88,15 +88,17 @@ int main(void)
 	step("iperf3 TCP, guest -> host (guest TX: the guest's packets "
 	     "grant-copied into the TAP), 2 streams");
 	CHECK(net_iperf3(s.daemon, g.pid, HOST_IP, SECS, 2, false, &sent,
-			 &rcvd) == 0, "iperf3 guest -> host");
-	printf("  %.2f Gbit/s (%" PRIu64 " bytes sent, %" PRIu64
-	       " received)\n", rcvd * 8.0 / SECS / 1e9, sent, rcvd);
+			 &rcvd) == 0,
+	      "iperf3 guest -> host");
+	printf("  %.2f Gbit/s (%" PRIu64 " bytes sent, %" PRIu64 " received)\n",
+	       rcvd * 8.0 / SECS / 1e9, sent, rcvd);
 	step("iperf3 TCP, host -> guest (guest RX: into the buffers the "
 	     "guest posted), 2 streams");
 	CHECK(net_iperf3(s.daemon, g.pid, HOST_IP, SECS, 2, true, &sent,
-			 &rcvd) == 0, "iperf3 host -> guest");
-	printf("  %.2f Gbit/s (%" PRIu64 " bytes sent, %" PRIu64
-	       " received)\n", rcvd * 8.0 / SECS / 1e9, sent, rcvd);
+			 &rcvd) == 0,
+	      "iperf3 host -> guest");
+	printf("  %.2f Gbit/s (%" PRIu64 " bytes sent, %" PRIu64 " received)\n",
+	       rcvd * 8.0 / SECS / 1e9, sent, rcvd);
 
 	step("netbackd --stats: per vif and queue");
 	net_stats(&s, 0, out, sizeof(out));

@@ -411,7 +411,7 @@ static int pvb_reap_all(struct pvb_data *d)
 		int n = blkfront_reap(d->bf, q, done, PVB_REAP, 0);
 
 		if (n == 0)
-			q++;	/* drained and armed: the next queue */
+			q++; /* drained and armed: the next queue */
 		if (n < 0) {
 			log_err("pvback-blkfront: reap: %s\n",
 				blkfront_last_error());

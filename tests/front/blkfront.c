@@ -58,7 +58,7 @@ struct bf_shadow {
 	uint8_t busy;
 	uint8_t raw;
 	uint8_t expect_op; /* the op the response must carry */
-	uint8_t user_op; /* enum blkfront_op, for copy-out */
+	uint8_t user_op;   /* enum blkfront_op, for copy-out */
 	uint8_t page_off;
 	uint16_t npages, nind;
 	uint32_t first_page, first_ind;
@@ -467,8 +467,8 @@ static int bf_gather(struct blkfront *bf)
 		in->discard_granularity = l > 0 ? (unsigned int)l : 0;
 		l = bf_read_be_opt(bf, "discard-alignment", UINT32_MAX);
 		in->discard_alignment = l > 0 ? (unsigned int)l : 0;
-		in->discard_secure =
-			bf_read_be_opt(bf, "discard-secure", 1) == 1;
+		in->discard_secure = bf_read_be_opt(bf, "discard-secure", 1) ==
+				     1;
 	}
 	in->persistent = bf->cfg.persistent &&
 			 bf_read_be_opt(bf, "feature-persistent", 1) == 1;
@@ -630,7 +630,8 @@ static int bf_handshake(struct blkfront *bf, int fresh)
 	if (rc < 0)
 		return rc;
 	if (rc == 5)
-		return bf_fail(-EPROTO, "backend %s Closing instead of InitWait",
+		return bf_fail(-EPROTO,
+			       "backend %s Closing instead of InitWait",
 			       bf->f.be_path);
 	/* talk_to_blkback: ring order and queue count, min'd with ours. */
 	l = bf_read_be_opt(bf, "max-ring-page-order", 64);
@@ -1224,7 +1225,7 @@ static int bf_collect(struct bf_queue *q, struct blkfront_done *done,
 /* Take the notifications that arrived, and unmask the port. */
 static void bf_ack_events(struct bf_queue *q)
 {
-	struct pollfd pfd = {.fd = xen_evtchn_fd(q->xe), .events = POLLIN};
+	struct pollfd pfd = { .fd = xen_evtchn_fd(q->xe), .events = POLLIN };
 
 	for (int i = 0; i < 8 && poll(&pfd, 1, 0) > 0; i++) {
 		int p = xen_evtchn_pending(q->xe);

@@ -34,19 +34,19 @@
 struct blkfront;
 
 struct blkfront_cfg {
-	unsigned int devid; /* device/vbd/<devid> (51712 = xvda) */
+	unsigned int devid;	 /* device/vbd/<devid> (51712 = xvda) */
 	unsigned int ring_order; /* wanted; min with max-ring-page-order */
 	unsigned int
 		nr_queues; /* wanted (1..64); min with multi-queue-max-queues */
-	enum ring_blkif_abi abi; /* written as `protocol` */
-	int persistent; /* feature-persistent written */
-	int windows; /* Windows xenvbd: multi-queue-num-queues
+	enum ring_blkif_abi abi;   /* written as `protocol` */
+	int persistent;		   /* feature-persistent written */
+	int windows;		   /* Windows xenvbd: multi-queue-num-queues
 		      * written even when it is 1 */
 	unsigned int max_indirect; /* wanted segments per indirect request,
 				    * min with feature-max-indirect-segments;
 				    * 0 = never indirect */
-	unsigned int timeout_ms; /* per xenbus wait; 0 = 10000 */
-	unsigned int pool_pages; /* data pages per queue; 0 = 1024 */
+	unsigned int timeout_ms;   /* per xenbus wait; 0 = 10000 */
+	unsigned int pool_pages;   /* data pages per queue; 0 = 1024 */
 };
 
 /* Defaults: xvda, order 0, 1 queue, native, persistent, 32 indirect (Linux
@@ -55,23 +55,23 @@ void blkfront_cfg_init(struct blkfront_cfg *cfg);
 
 /* What was negotiated (valid after a successful connect or reconnect). */
 struct blkfront_info {
-	uint64_t sectors; /* disk size in 512-byte units */
-	unsigned int info; /* VDISK_* bits */
+	uint64_t sectors;	  /* disk size in 512-byte units */
+	unsigned int info;	  /* VDISK_* bits */
 	unsigned int sector_size; /* bytes; I/O must be a multiple */
 	unsigned int physical_sector_size;
-	int flush; /* feature-flush-cache */
-	int barrier; /* feature-barrier */
-	int discard; /* feature-discard */
+	int flush;	    /* feature-flush-cache */
+	int barrier;	    /* feature-barrier */
+	int discard;	    /* feature-discard */
 	int discard_secure; /* discard-secure */
 	unsigned int discard_granularity;
 	unsigned int discard_alignment;
-	int persistent; /* both ends said feature-persistent */
-	unsigned int ring_order; /* used */
-	unsigned int ring_slots; /* requests per ring */
-	unsigned int nr_queues; /* used */
+	int persistent;		   /* both ends said feature-persistent */
+	unsigned int ring_order;   /* used */
+	unsigned int ring_slots;   /* requests per ring */
+	unsigned int nr_queues;	   /* used */
 	unsigned int max_indirect; /* segments per indirect request; 0: none */
 	unsigned int max_segments; /* per request: 11 or max_indirect */
-	unsigned int pool_pages; /* data pages per queue */
+	unsigned int pool_pages;   /* data pages per queue */
 	/* What the backend advertised (-1: key absent). */
 	long be_max_ring_order;
 	long be_max_queues;
@@ -133,33 +133,33 @@ int blkfront_reconnect(struct blkfront *bf);
 enum blkfront_op {
 	BLKFRONT_READ,
 	BLKFRONT_WRITE,
-	BLKFRONT_FLUSH, /* BLKIF_OP_FLUSH_DISKCACHE (data: written first) */
+	BLKFRONT_FLUSH,	  /* BLKIF_OP_FLUSH_DISKCACHE (data: written first) */
 	BLKFRONT_BARRIER, /* BLKIF_OP_WRITE_BARRIER (data: written first) */
 	BLKFRONT_DISCARD, /* BLKIF_OP_DISCARD */
 	BLKFRONT_DISCARD_SECURE, /* BLKIF_OP_DISCARD, BLKIF_DISCARD_SECURE */
 };
 
 struct blkfront_io {
-	uint8_t op; /* enum blkfront_op */
+	uint8_t op;	  /* enum blkfront_op */
 	uint8_t page_off; /* first segment starts this many 512-byte
 			   * sectors into its page (0..7; first_sect) */
-	uint64_t sector; /* start, 512-byte units */
-	void *buf; /* READ/WRITE (and FLUSH/BARRIER with data):
+	uint64_t sector;  /* start, 512-byte units */
+	void *buf;	  /* READ/WRITE (and FLUSH/BARRIER with data):
 		    * any alignment; untouched for DISCARD */
-	size_t len; /* bytes, a multiple of 512 (0 for a plain
+	size_t len;	  /* bytes, a multiple of 512 (0 for a plain
 		     * FLUSH/BARRIER) */
-	void *cookie; /* handed back in blkfront_done */
+	void *cookie;	  /* handed back in blkfront_done */
 };
 
 struct blkfront_done {
 	void *cookie;
-	int status; /* 0, -EIO (BLKIF_RSP_ERROR or a violation),
+	int status;	    /* 0, -EIO (BLKIF_RSP_ERROR or a violation),
 		     * -EOPNOTSUPP (BLKIF_RSP_EOPNOTSUPP) */
-	uint64_t id; /* the request id on the ring */
-	uint8_t rsp_op; /* as the backend answered */
+	uint64_t id;	    /* the request id on the ring */
+	uint8_t rsp_op;	    /* as the backend answered */
 	int16_t rsp_status; /* as the backend answered */
-	uint8_t revoked; /* a page of it was revoked: read data lost */
-	uint8_t raw; /* put with blkfront_put_raw */
+	uint8_t revoked;    /* a page of it was revoked: read data lost */
+	uint8_t raw;	    /* put with blkfront_put_raw */
 };
 
 /*

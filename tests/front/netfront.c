@@ -46,7 +46,7 @@
 #define NF_TXN_TRIES 64
 #define NF_VERBOSE_MAX 16u
 #define NF_RX_COPY_THRESHOLD 256 /* Linux netfront's RX_COPY_THRESHOLD */
-#define NF_EXTRA_TYPE_XDP 5 /* only in Linux's copy of netif.h */
+#define NF_EXTRA_TYPE_XDP 5	 /* only in Linux's copy of netif.h */
 #define NF_TXF_OFFLOAD (NETTXF_csum_blank | NETTXF_data_validated)
 #define NF_RXF_KNOWN                                                           \
 	(NETRXF_data_validated | NETRXF_csum_blank | NETRXF_more_data |        \
@@ -60,7 +60,7 @@ struct nf_txslot {
 
 /* One packet in flight: completes when its last slot is answered. */
 struct nf_txpkt {
-	uint16_t left; /* slots not answered yet */
+	uint16_t left;	/* slots not answered yet */
 	int16_t status; /* the first non-OKAY status, else OKAY */
 	uint64_t tag;
 };
@@ -70,7 +70,7 @@ struct nf_queue {
 	unsigned int idx;
 	struct xen_evtchn *xe;
 	int port_tx, port_rx; /* local ports; the same one unless split */
-	void *rings; /* TX ring page, then RX ring page */
+	void *rings;	      /* TX ring page, then RX ring page */
 	uint32_t ring_ref[2];
 	struct ring_netif_tx_front tx;
 	struct ring_netif_rx_front rx;
@@ -85,7 +85,7 @@ struct nf_queue {
 	uint16_t *tx_pkt_free;
 	unsigned int tx_npkt_free;
 	unsigned int tx_extras_out; /* our extra slots not answered */
-	unsigned int raw_out; /* raw slots not answered */
+	unsigned int raw_out;	    /* raw slots not answered */
 	struct netif_tx_response *raw_log;
 	unsigned int raw_head, raw_n;
 	void *scratch;
@@ -100,7 +100,7 @@ struct nf_queue {
 	unsigned int rx_fill;
 	union ring_netif_rx_rsp *stage; /* responses copied off the ring */
 	int16_t *stage_page; /* the page posted at each one's index */
-	uint16_t *stage_id; /* the id we posted there */
+	uint16_t *stage_id;  /* the id we posted there */
 	unsigned int stage_pos, stage_n;
 	uint8_t *pkt; /* reassembly buffer, NETFRONT_RX_MAX_PKT */
 
@@ -126,7 +126,7 @@ struct netfront {
 	uint32_t cpage_ref;
 	uint16_t cid;
 	struct nf_queue *q;
-	unsigned int nq; /* queues allocated (set up or half) */
+	unsigned int nq;    /* queues allocated (set up or half) */
 	unsigned long vseq; /* orders violations across queues */
 };
 
@@ -384,9 +384,9 @@ int netfront_send(struct netfront *nf, unsigned int qi, const void *data,
 	}
 
 	pk = q->tx_pkt_free[--q->tx_npkt_free];
-	q->tx_pkt[pk] = (struct nf_txpkt){.left = (uint16_t)nslots,
-					  .status = NETIF_RSP_OKAY,
-					  .tag = meta->tag};
+	q->tx_pkt[pk] = (struct nf_txpkt){ .left = (uint16_t)nslots,
+					   .status = NETIF_RSP_OKAY,
+					   .tag = meta->tag };
 	for (i = 0; i < nslots; i++) {
 		uint16_t id = q->tx_free[--q->tx_nfree];
 		unsigned int off = i ? 0 : meta->offset;
@@ -407,11 +407,12 @@ int netfront_send(struct netfront *nf, unsigned int qi, const void *data,
 		 */
 		r.req.size = (uint16_t)(i ? chunk : len);
 		if (i == 0)
-			r.req.flags =
-				meta->flags | (gso ? NETTXF_extra_info : 0);
+			r.req.flags = meta->flags |
+				      (gso ? NETTXF_extra_info : 0);
 		if (i + 1 < nslots)
 			r.req.flags |= NETTXF_more_data;
-		q->tx_slot[id] = (struct nf_txslot){.pending = true, .pkt = pk};
+		q->tx_slot[id] =
+			(struct nf_txslot){ .pending = true, .pkt = pk };
 		ring_netif_tx_front_put_req(&q->tx, &r);
 		if (i == 0 && gso) {
 			memset(&r, 0, sizeof(r));
@@ -595,8 +596,10 @@ static void nf_rx_canary(struct nf_rxpkt *p, const uint8_t *page,
 	if (!nf_canary_ok(page, 0, off, c) ||
 	    !nf_canary_ok(page, off + len, NF_PAGE, c)) {
 		p->q->st.rx_leaks++;
-		nf_rx_bad(p, "RX leak: bytes written outside [%u, %u) of a "
-			  "buffer page", off, off + len);
+		nf_rx_bad(p,
+			  "RX leak: bytes written outside [%u, %u) of a "
+			  "buffer page",
+			  off, off + len);
 	}
 }
 
@@ -659,9 +662,10 @@ static int nf_rx_extras(struct nf_rxpkt *p)
 			if (p->q->nf->cfg.rx_canary &&
 			    (e->u.gso.pad || e->u.gso.features)) {
 				p->q->st.rx_leaks++;
-				nf_rx_bad(p, "RX leak: GSO extra padding %#x "
-					  "features %#x", e->u.gso.pad,
-					  e->u.gso.features);
+				nf_rx_bad(p,
+					  "RX leak: GSO extra padding %#x "
+					  "features %#x",
+					  e->u.gso.pad, e->u.gso.features);
 			}
 			if ((e->u.gso.type == XEN_NETIF_GSO_TYPE_TCPV4 &&
 			     !in->gso_tcpv4) ||
@@ -720,7 +724,7 @@ static int nf_rx_extras(struct nf_rxpkt *p)
  */
 static int nf_rx_one(struct nf_queue *q, size_t *len, struct netfront_rxmeta *m)
 {
-	struct nf_rxpkt p = {.q = q, .m = m};
+	struct nf_rxpkt p = { .q = q, .m = m };
 	union ring_netif_rx_rsp r;
 	const uint8_t *page;
 	uint16_t id;
@@ -946,7 +950,7 @@ struct nf_tapq {
 	int fd;
 	pthread_t tid;
 	bool started;
-	uint8_t *buf; /* a packet from the interface */
+	uint8_t *buf;	/* a packet from the interface */
 	size_t pending; /* its length; 0: none waits */
 	struct netfront_txmeta meta;
 	uint8_t *wbuf; /* a received packet we must touch */
@@ -996,8 +1000,8 @@ static bool nf_tap_txmeta(struct nf_tapq *tq, const struct virtio_net_hdr *h,
 	}
 	m->gso_size = m->gso_type ? h->gso_size : 0;
 	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		bool ok = !pkt_parse_l4(p, len, &l) &&
-			  h->csum_start == l.l4 && h->csum_offset == l.csum_off;
+		bool ok = !pkt_parse_l4(p, len, &l) && h->csum_start == l.l4 &&
+			  h->csum_offset == l.csum_off;
 
 		if (ok && (!l.ipv6 || in->be_ipv6_csum > 0)) {
 			m->flags = NETTXF_csum_blank | NETTXF_data_validated;
@@ -1057,8 +1061,8 @@ static int nf_tap_to_ring(struct nf_tapq *tq)
 }
 
 /* A received packet -> the interface (xennet_poll + skb_checksum_setup). */
-static void nf_tap_rx(void *arg, unsigned int qi, const void *data,
-		      size_t len, const struct netfront_rxmeta *m)
+static void nf_tap_rx(void *arg, unsigned int qi, const void *data, size_t len,
+		      const struct netfront_rxmeta *m)
 {
 	struct nf_tapq *tq = arg;
 	struct virtio_net_hdr h;
@@ -1089,8 +1093,8 @@ static void nf_tap_rx(void *arg, unsigned int qi, const void *data,
 			nf_tap_count(&tq->st.to_kernel_dropped);
 			return;
 		}
-		h.gso_type = l.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6 :
-				      VIRTIO_NET_HDR_GSO_TCPV4;
+		h.gso_type = l.ipv6 ? VIRTIO_NET_HDR_GSO_TCPV6
+				    : VIRTIO_NET_HDR_GSO_TCPV4;
 		h.gso_size = m->gso_size;
 		h.hdr_len = (uint16_t)(l.l4 + l.l4_hlen);
 		if (!(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
@@ -1123,7 +1127,8 @@ static void nf_tap_wait(struct nf_tapq *tq, bool want_tap)
 	if (!q->broken && (ring_front_final_check(&q->tx.f) ||
 			   ring_front_final_check(&q->rx.f)))
 		return;
-	pfd[0] = (struct pollfd){ .fd = xen_evtchn_fd(q->xe), .events = POLLIN };
+	pfd[0] =
+		(struct pollfd){ .fd = xen_evtchn_fd(q->xe), .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = tq->t->stop_fd, .events = POLLIN };
 	pfd[2] = (struct pollfd){ .fd = tq->fd, .events = POLLIN };
 	if (poll(pfd, want_tap && !q->broken ? 3 : 2, 1000) <= 0)
@@ -1285,8 +1290,8 @@ int netfront_tap_start(struct netfront *nf, const char *ifname,
 	 * when we asked for it too). */
 	if (in->sg && in->be_sg > 0 && in->gso_tcpv4 && in->be_gso_tcpv4 > 0)
 		offl |= TUN_F_TSO4;
-	if (in->sg && in->be_sg > 0 && in->gso_tcpv6 &&
-	    in->be_gso_tcpv6 > 0 && in->be_ipv6_csum > 0)
+	if (in->sg && in->be_sg > 0 && in->gso_tcpv6 && in->be_gso_tcpv6 > 0 &&
+	    in->be_ipv6_csum > 0)
 		offl |= TUN_F_TSO6;
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
@@ -1409,9 +1414,9 @@ int netfront_notify(struct netfront *nf, unsigned int qi, int which)
 
 	if (!q)
 		return nf_fail(-EINVAL, "no queue %u", qi);
-	return xen_evtchn_notify(
-		q->xe,
-		(uint32_t)(which == NETFRONT_RX ? q->port_rx : q->port_tx));
+	return xen_evtchn_notify(q->xe,
+				 (uint32_t)(which == NETFRONT_RX ? q->port_rx
+								 : q->port_tx));
 }
 
 int netfront_rx_set_fill(struct netfront *nf, unsigned int qi, unsigned int n)
@@ -1445,8 +1450,8 @@ int netfront_ctrl_send(struct netfront *nf,
 }
 
 int netfront_ctrl_collect(struct netfront *nf,
-			  struct xen_netif_ctrl_response *out,
-			  unsigned int max, unsigned int want, int timeout_ms)
+			  struct xen_netif_ctrl_response *out, unsigned int max,
+			  unsigned int want, int timeout_ms)
 {
 	long end = mono_ms() + timeout_ms;
 	unsigned int got = 0;
@@ -1482,8 +1487,8 @@ int netfront_ctrl_collect(struct netfront *nf,
 	return (int)got;
 }
 
-int netfront_ctrl(struct netfront *nf, uint16_t type, uint32_t d0,
-		  uint32_t d1, uint32_t d2, uint32_t *data)
+int netfront_ctrl(struct netfront *nf, uint16_t type, uint32_t d0, uint32_t d1,
+		  uint32_t d2, uint32_t *data)
 {
 	struct xen_netif_ctrl_request req;
 	struct xen_netif_ctrl_response rsp;
@@ -1504,9 +1509,10 @@ int netfront_ctrl(struct netfront *nf, uint16_t type, uint32_t d0,
 	if (rc == 0)
 		return nf_fail(-ETIMEDOUT, "no control response");
 	if (rsp.id != req.id || rsp.type != req.type)
-		return nf_fail(-EIO, "control response id %u type %u for "
-			       "id %u type %u", rsp.id, rsp.type, req.id,
-			       req.type);
+		return nf_fail(-EIO,
+			       "control response id %u type %u for "
+			       "id %u type %u",
+			       rsp.id, rsp.type, req.id, req.type);
 	if (data)
 		*data = rsp.data;
 	return (int)rsp.status;
@@ -1576,8 +1582,8 @@ static void nf_read_fe(struct netfront *nf)
 	unsigned long t;
 
 	snprintf(p, sizeof(p), "%s/trusted", in->fe_path);
-	in->trusted =
-		xen_store_read_uint(nf->xf.xs, XEN_TXN_NONE, p, 1, &t) || t;
+	in->trusted = xen_store_read_uint(nf->xf.xs, XEN_TXN_NONE, p, 1, &t) ||
+		      t;
 	snprintf(p, sizeof(p), "%s/mac", in->fe_path);
 	if (xen_store_read(nf->xf.xs, XEN_TXN_NONE, p, &v, NULL))
 		return;
@@ -1752,10 +1758,12 @@ static int nf_write_keys(struct netfront *nf, xen_txn_t t)
 		}
 	}
 	if (in->ctrl_ring) {
-		rc = rc ?: xfront_write(f, t, "ctrl-ring-ref", "%u",
-					nf->cring_ref);
-		rc = rc ?: xfront_write(f, t, "event-channel-ctrl", "%d",
-					nf->cport);
+		rc = rc
+			     ?: xfront_write(f, t, "ctrl-ring-ref", "%u",
+					     nf->cring_ref);
+		rc = rc
+			     ?: xfront_write(f, t, "event-channel-ctrl", "%d",
+					     nf->cport);
 	}
 	rc = rc ?: xfront_write(f, t, "request-rx-copy", "1");
 	rc = rc ?: xfront_write(f, t, "feature-rx-notify", "1");
@@ -2032,8 +2040,9 @@ int netfront_set_xdp_headroom(struct netfront *nf, unsigned int headroom)
 				   XF_STATE(XenbusStateClosed),
 			   to);
 	if (s != XenbusStateReconfigured)
-		return s == -ETIMEDOUT ? nf_fail(s, "no Reconfigured")
-				       : nf_fail(-EPROTO, "backend state %d", s);
+		return s == -ETIMEDOUT
+			       ? nf_fail(s, "no Reconfigured")
+			       : nf_fail(-EPROTO, "backend state %d", s);
 	nf->info.xdp_headroom = headroom;
 	rc = xfront_set_state(&nf->xf, XenbusStateConnected);
 	return rc ? nf_fail(rc, "write Connected") : 0;

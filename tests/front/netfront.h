@@ -56,21 +56,21 @@ struct netfront;
 #define NETFRONT_RX_MAX_PKT (NETFRONT_RX_MAX_SLOTS * 4096u)
 
 struct netfront_cfg {
-	unsigned int devid; /* device/vif/<devid> */
+	unsigned int devid;  /* device/vif/<devid> */
 	unsigned int queues; /* wanted; min with multi-queue-max-queues */
-	bool split_evtchn; /* split tx/rx channels if offered */
+	bool split_evtchn;   /* split tx/rx channels if offered */
 	/* What we write (each only when true, as Linux writes only "1"s). */
-	bool sg; /* feature-sg */
-	bool gso_tcpv4; /* feature-gso-tcpv4: we take GSO on RX */
-	bool gso_tcpv6; /* feature-gso-tcpv6 */
-	bool ipv6_csum; /* feature-ipv6-csum-offload */
-	bool no_csum_offload; /* feature-no-csum-offload=1 */
+	bool sg;		   /* feature-sg */
+	bool gso_tcpv4;		   /* feature-gso-tcpv4: we take GSO on RX */
+	bool gso_tcpv6;		   /* feature-gso-tcpv6 */
+	bool ipv6_csum;		   /* feature-ipv6-csum-offload */
+	bool no_csum_offload;	   /* feature-no-csum-offload=1 */
 	unsigned int xdp_headroom; /* xdp-headroom, if the backend offers */
-	unsigned int timeout_ms; /* per xenbus wait; 0 = 10000 */
-	unsigned int tx_pages; /* TX pool pages per queue; 0 = 256 */
-	unsigned int rx_pages; /* RX pool pages per queue; 0 = 256 */
-	unsigned int rx_fill; /* RX buffers kept posted; 0 = all */
-	bool rx_none; /* hostile: post no RX buffer at all */
+	unsigned int timeout_ms;   /* per xenbus wait; 0 = 10000 */
+	unsigned int tx_pages;	   /* TX pool pages per queue; 0 = 256 */
+	unsigned int rx_pages;	   /* RX pool pages per queue; 0 = 256 */
+	unsigned int rx_fill;	   /* RX buffers kept posted; 0 = all */
+	bool rx_none;		   /* hostile: post no RX buffer at all */
 	/* Share a control ring (ctrl-ring-ref, event-channel-ctrl) if the
 	 * backend offers feature-ctrl-ring; see netfront_ctrl(). */
 	bool ctrl_ring;
@@ -98,8 +98,8 @@ void netfront_cfg_init(struct netfront_cfg *cfg);
 /* What was negotiated (valid after a successful connect). */
 struct netfront_info {
 	unsigned int fe_domid, be_domid, devid;
-	unsigned int num_queues; /* used */
-	bool split; /* split event channels in use */
+	unsigned int num_queues;   /* used */
+	bool split;		   /* split event channels in use */
 	unsigned int tx_ring_size; /* slots per ring (256) */
 	unsigned int rx_ring_size;
 	unsigned int tx_pages, rx_pages, rx_fill;
@@ -111,7 +111,7 @@ struct netfront_info {
 	long be_ipv6_csum, be_split, be_max_queues, be_ctrl_ring;
 	long be_multicast, be_dynamic_multicast, be_xdp_headroom;
 	bool ctrl_ring; /* a control ring is shared */
-	bool trusted; /* fe/trusted (default 1) */
+	bool trusted;	/* fe/trusted (default 1) */
 	bool have_mac;
 	uint8_t mac[6]; /* fe/mac */
 	char fe_path[256], be_path[256];
@@ -163,12 +163,12 @@ void netfront_disconnect_abrupt(struct netfront *nf);
 #define NETFRONT_TX_HEAD_ONLY 2u
 
 struct netfront_txmeta {
-	uint16_t flags; /* NETTXF_csum_blank | NETTXF_data_validated */
-	uint8_t gso_type; /* XEN_NETIF_GSO_TYPE_*; NONE: no GSO extra */
+	uint16_t flags;	   /* NETTXF_csum_blank | NETTXF_data_validated */
+	uint8_t gso_type;  /* XEN_NETIF_GSO_TYPE_*; NONE: no GSO extra */
 	uint16_t gso_size; /* MSS when gso_type is set (> 0) */
-	uint16_t offset; /* where the first slot starts in its page */
+	uint16_t offset;   /* where the first slot starts in its page */
 	unsigned int opts; /* NETFRONT_TX_* */
-	uint64_t tag; /* handed back to cfg.tx_done */
+	uint64_t tag;	   /* handed back to cfg.tx_done */
 };
 
 /*
@@ -195,13 +195,13 @@ int netfront_kick(struct netfront *nf, unsigned int q);
 
 /* What came with a received packet. */
 struct netfront_rxmeta {
-	uint16_t flags; /* NETRXF_data_validated | NETRXF_csum_blank */
+	uint16_t flags;	  /* NETRXF_data_validated | NETRXF_csum_blank */
 	uint8_t gso_type; /* from a GSO extra; NONE if none */
 	uint16_t gso_size;
-	bool has_hash; /* a HASH extra came along */
-	bool has_xdp; /* an XDP extra came along (only if we asked) */
+	bool has_hash;	       /* a HASH extra came along */
+	bool has_xdp;	       /* an XDP extra came along (only if we asked) */
 	uint16_t xdp_headroom; /* ...with this headroom */
-	uint16_t offset; /* where the first slot's data started */
+	uint16_t offset;       /* where the first slot's data started */
 	uint8_t hash_type, hash_alg;
 	uint32_t hash;
 	unsigned int slots; /* data slots it arrived in */
@@ -250,11 +250,11 @@ struct netfront_stats {
 	uint64_t tx_pkts, tx_bytes, tx_slots, tx_extras;
 	uint64_t tx_rsp_okay, tx_rsp_error, tx_rsp_dropped, tx_rsp_null;
 	uint64_t rx_pkts, rx_bytes, rx_gso;
-	uint64_t rx_errors; /* packets the backend answered -1/-2 */
-	uint64_t rx_dropped; /* packets dropped for a violation */
-	uint64_t raw_rsp; /* responses taken as answers to raw puts */
+	uint64_t rx_errors;	    /* packets the backend answered -1/-2 */
+	uint64_t rx_dropped;	    /* packets dropped for a violation */
+	uint64_t raw_rsp;	    /* responses taken as answers to raw puts */
 	uint64_t rx_canary_checked; /* pages checked (rx_canary) */
-	uint64_t rx_leaks; /* ...that held bytes they should not */
+	uint64_t rx_leaks;	    /* ...that held bytes they should not */
 	uint64_t violations;
 };
 
@@ -386,8 +386,8 @@ int netfront_rx_set_fill(struct netfront *nf, unsigned int q, unsigned int n);
  * *@data (if not NULL); -ENOTCONN (no control ring), -ETIMEDOUT, -EIO (a
  * response that is not ours: id or type differ). One thread at a time.
  */
-int netfront_ctrl(struct netfront *nf, uint16_t type, uint32_t d0,
-		  uint32_t d1, uint32_t d2, uint32_t *data);
+int netfront_ctrl(struct netfront *nf, uint16_t type, uint32_t d0, uint32_t d1,
+		  uint32_t d2, uint32_t *data);
 
 /*
  * netfront_ctrl_send - put @n requests as given (ids and all) on the
@@ -403,8 +403,8 @@ int netfront_ctrl_send(struct netfront *nf,
  * published more responses than requests.
  */
 int netfront_ctrl_collect(struct netfront *nf,
-			  struct xen_netif_ctrl_response *out,
-			  unsigned int max, unsigned int want, int timeout_ms);
+			  struct xen_netif_ctrl_response *out, unsigned int max,
+			  unsigned int want, int timeout_ms);
 /* The control ring's front view (for impossible indexes) and a notify. */
 struct ring_front *netfront_ctrl_ring(struct netfront *nf);
 int netfront_ctrl_notify(struct netfront *nf);

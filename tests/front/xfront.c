@@ -36,8 +36,8 @@ int xfront_open(struct xfront *f, const char *kind, unsigned int devid)
 	if (rc)
 		goto err_close;
 	f->self = (unsigned int)v;
-	snprintf(f->fe_path, sizeof(f->fe_path), "/local/domain/%u/device/%s/%u",
-		 f->self, kind, devid);
+	snprintf(f->fe_path, sizeof(f->fe_path),
+		 "/local/domain/%u/device/%s/%u", f->self, kind, devid);
 	snprintf(p, sizeof(p), "%s/backend-id", f->fe_path);
 	rc = xen_store_read_uint(f->xs, XEN_TXN_NONE, p, 0x7FEF, &v);
 	if (rc)
@@ -142,7 +142,8 @@ int xfront_wait_be(struct xfront *f, unsigned int mask, unsigned int timeout_ms)
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, (int)(left < 100 ? left : 100)) > 0)
-			while (!xen_store_watch_next(f->xs, &path, &token, &mem))
+			while (!xen_store_watch_next(f->xs, &path, &token,
+						     &mem))
 				free(mem);
 	}
 	xen_store_unwatch(f->xs, p, "xfront-wait");

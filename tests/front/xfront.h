@@ -15,7 +15,7 @@
 
 struct xfront {
 	struct xen_store *xs;
-	unsigned int self;		/* our domid */
+	unsigned int self; /* our domid */
 	unsigned int be_domid;
 	char fe_path[256];
 	char be_path[256];
@@ -36,7 +36,8 @@ int xfront_be_state(struct xfront *f);
  * Wait until the backend state is one of the states in @mask (bit n = state
  * n) or its directory vanishes (bit 0). Returns the state, or -ETIMEDOUT.
  */
-int xfront_wait_be(struct xfront *f, unsigned int mask, unsigned int timeout_ms);
+int xfront_wait_be(struct xfront *f, unsigned int mask,
+		   unsigned int timeout_ms);
 #define XF_STATE(s) (1U << (s))
 
 /* Write fe/@node = printf(@fmt) (in @t, or XEN_TXN_NONE). */

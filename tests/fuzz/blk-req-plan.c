@@ -94,10 +94,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&lim, 0, sizeof(lim));
 	/* Small and huge disks (a store's size fits off_t, so sectors stay
 	 * below 2^54), every sector size, every feature mix. */
-	lim.sectors = geo[0] & 1 ? (uint64_t)geo[1] << (geo[2] % 46) :
-				   ((uint64_t)geo[1] << 8 | geo[2]);
+	lim.sectors = geo[0] & 1 ? (uint64_t)geo[1] << (geo[2] % 46)
+				 : ((uint64_t)geo[1] << 8 | geo[2]);
 	lim.sector_size = BLK_SECTOR << (geo[3] % 4);
-	lim.max_indirect = geo[4] & 1 ? 0 : 12 + geo[5] % (BLK_MAX_INDIRECT - 11);
+	lim.max_indirect = geo[4] & 1 ? 0
+				      : 12 + geo[5] % (BLK_MAX_INDIRECT - 11);
 	lim.readonly = geo[6] & 1;
 	lim.discard = geo[6] >> 1 & 1;
 	lim.discard_secure = geo[6] >> 2 & 1;

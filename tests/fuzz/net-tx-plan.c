@@ -58,7 +58,8 @@ static void check_plan(const struct netq_tx_plan *p, unsigned int avail,
 		BUG("verdict %d", p->verdict);
 	}
 	if (p->nslots != 1 + p->nextras + p->nfrags)
-		BUG("slots %u != 1 + %u + %u", p->nslots, p->nextras, p->nfrags);
+		BUG("slots %u != 1 + %u + %u", p->nslots, p->nextras,
+		    p->nfrags);
 	if (1 + p->nfrags > NB_LEGACY_SLOTS + 1 || p->nfrags >= fatal_slots)
 		BUG("%u data slots taken", 1 + p->nfrags);
 	if (p->first_len < NB_ETH_HLEN ||
@@ -76,8 +77,9 @@ static void check_plan(const struct netq_tx_plan *p, unsigned int avail,
 		const struct netif_extra_info *g =
 			&p->extras[XEN_NETIF_EXTRA_TYPE_GSO - 1];
 
-		if (!g->u.gso.size || (g->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
-				       g->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6))
+		if (!g->u.gso.size ||
+		    (g->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
+		     g->u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6))
 			BUG("bad GSO extra taken");
 	}
 }

@@ -153,9 +153,9 @@ const char *blk_be(const char *kind, unsigned int fe, unsigned int devid)
 	return p;
 }
 
-static void blk_add_wait(struct blk_scen *s, const char *kind,
-			 unsigned int fe, unsigned int devid, const char *img,
-			 const char *extra, const char *want)
+static void blk_add_wait(struct blk_scen *s, const char *kind, unsigned int fe,
+			 unsigned int devid, const char *img, const char *extra,
+			 const char *want)
 {
 	char be[160];
 	const char *v = NULL;

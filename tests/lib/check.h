@@ -16,23 +16,23 @@
 #define TEST_FAIL 1
 #define TEST_SKIP 77
 
-#define CHECK(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
 			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, \
-				__LINE__, #cond);                            \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			exit(TEST_FAIL);                                     \
-		}                                                            \
+				__LINE__, #cond);                              \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+			exit(TEST_FAIL);                                       \
+		}                                                              \
 	} while (0)
 
-#define SKIP(...)                                                            \
-	do {                                                                 \
-		fprintf(stderr, "skip: ");                                   \
-		fprintf(stderr, __VA_ARGS__);                                \
-		fputc('\n', stderr);                                         \
-		exit(TEST_SKIP);                                             \
+#define SKIP(...)                                                              \
+	do {                                                                   \
+		fprintf(stderr, "skip: ");                                     \
+		fprintf(stderr, __VA_ARGS__);                                  \
+		fputc('\n', stderr);                                           \
+		exit(TEST_SKIP);                                               \
 	} while (0)
 
 #endif

@@ -344,7 +344,7 @@ out:
 int fiorun_each_engine(int (*scenario)(const char *engine, const char *so),
 		       const char *what)
 {
-	static const char *const engines[] = {"uring", "aio"};
+	static const char *const engines[] = { "uring", "aio" };
 	const char *so;
 
 	blk_require_daemon();

@@ -31,13 +31,13 @@
 #include "lib/simenv.h"
 
 struct fiorun_result {
-	char out[PATH_MAX + 64]; /* fio's stdout and stderr */
-	int status; /* fio's exit status */
-	int report; /* 1: the JSON report was read */
-	unsigned long long error; /* the job's error (an errno) */
-	unsigned long long read_bytes; /* bytes read, verify reads too */
+	char out[PATH_MAX + 64];	/* fio's stdout and stderr */
+	int status;			/* fio's exit status */
+	int report;			/* 1: the JSON report was read */
+	unsigned long long error;	/* the job's error (an errno) */
+	unsigned long long read_bytes;	/* bytes read, verify reads too */
 	unsigned long long write_bytes; /* bytes written */
-	char why[192]; /* "" if the run passed, else why not */
+	char why[192];			/* "" if the run passed, else why not */
 };
 
 /*
@@ -72,7 +72,7 @@ void fiorun_check(const struct simenv *env, unsigned int domid,
 struct fiorun_backend {
 	unsigned int queues; /* queues it has counters for */
 	unsigned long long queue_requests[FIORUN_MAX_QUEUES]; /* per queue */
-	unsigned long long requests; /* every class */
+	unsigned long long requests;			      /* every class */
 	unsigned long long indirect_read, indirect_write;
 	unsigned long long sectors_read, sectors_written;
 	unsigned long long errors; /* every cause */

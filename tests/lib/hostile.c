@@ -52,7 +52,8 @@ static const struct {
 	size_t len;
 	uint8_t page_off;
 } honest_shape[] = {
-	{512, 5}, {4096, 0}, {8704, 3}, {45056, 0}, {65536, 0}, {127488, 1},
+	{ 512, 5 },   { 4096, 0 },  { 8704, 3 },
+	{ 45056, 0 }, { 65536, 0 }, { 127488, 1 },
 };
 #define HONEST_JOBS (sizeof(honest_shape) / sizeof(honest_shape[0]))
 
@@ -216,7 +217,7 @@ void hostile_image(struct hostile *h, const char *name, uint64_t bytes,
 
 void hostile_start(struct hostile *h, const char *mode, const char *const *sets)
 {
-	const char *kv[13] = {NULL};
+	const char *kv[13] = { NULL };
 	char img[PATH_MAX];
 	long deadline;
 	unsigned int n = 0;

@@ -37,17 +37,17 @@
 #include "lib/blkscen.h"
 #include "ring/blkif.h"
 
-#define HOSTILE_GUEST 1u /* the attacker's domid */
-#define HOSTILE_HONEST 2u /* the bystander's domid */
+#define HOSTILE_GUEST 1u     /* the attacker's domid */
+#define HOSTILE_HONEST 2u    /* the bystander's domid */
 #define HOSTILE_DEVID 51712u /* xvda; more devices: + 16 * n */
 #define HOSTILE_DISK_BYTES (16ull << 20)
 
 /* Shared (MAP_SHARED) between the test and both guest processes. */
 struct hostile_shared {
-	volatile int stop; /* the test: finish your last round */
-	volatile int failed; /* the honest guest gave up */
+	volatile int stop;	       /* the test: finish your last round */
+	volatile int failed;	       /* the honest guest gave up */
 	volatile unsigned long rounds; /* honest rounds completed */
-	char why[256]; /* the honest guest's failure */
+	char why[256];		       /* the honest guest's failure */
 };
 
 struct hostile {
@@ -160,7 +160,7 @@ void hostile_req(struct ring_blkif_req *r, uint8_t op, uint64_t sector,
 /* One raw request of a batch and what must come back. */
 struct hostile_req {
 	struct ring_blkif_req r;
-	int want; /* BLKIF_RSP_*, or HOSTILE_ANY */
+	int want;	  /* BLKIF_RSP_*, or HOSTILE_ANY */
 	const char *what; /* for the failure message */
 	/* filled by hostile_run */
 	int done;

@@ -40,9 +40,9 @@ static const char *const tb_engines[] = { "uring", "aio", "null" };
 struct tb_store {
 	int fd;
 	int is_blkdev;
-	int direct;		/* opened with O_DIRECT */
+	int direct; /* opened with O_DIRECT */
 	uint64_t size;
-	char dev[64];		/* the loop device, if any */
+	char dev[64]; /* the loop device, if any */
 };
 
 struct tb_eng {
@@ -50,7 +50,7 @@ struct tb_eng {
 	struct ioeng *e;
 	unsigned char *arena;
 	size_t arena_len;
-	int ep;			/* epoll on ops->event_fd(e) */
+	int ep; /* epoll on ops->event_fd(e) */
 };
 
 static inline uint64_t tb_now_ms(void)
@@ -253,8 +253,7 @@ static inline int tb_eng_open(struct tb_eng *t, const char *name,
 	CHECK(t->ep >= 0, "epoll_create1");
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
-	CHECK(epoll_ctl(t->ep, EPOLL_CTL_ADD, t->ops->event_fd(t->e), &ev) ==
-		      0,
+	CHECK(epoll_ctl(t->ep, EPOLL_CTL_ADD, t->ops->event_fd(t->e), &ev) == 0,
 	      "%s: epoll on the event fd: %s", name, strerror(errno));
 	return 0;
 }
@@ -420,9 +419,8 @@ struct tb_chunk {
  * and nothing is compared with the store.
  */
 static inline void tb_write_read_back(struct tb_eng *t, unsigned int depth,
-				      unsigned int nregions,
-				      unsigned int nios, uint64_t seed,
-				      int touches_storage)
+				      unsigned int nregions, unsigned int nios,
+				      uint64_t seed, int touches_storage)
 {
 	size_t size = (size_t)nregions * TB_REGION;
 	unsigned char *shadow = calloc(size, 1);
@@ -516,7 +514,8 @@ static inline void tb_write_read_back(struct tb_eng *t, unsigned int depth,
 					for (uint32_t j = 0; j < k->len; j++)
 						CHECK(k->buf[j] == 0x5a,
 						      "%s: READ changed the "
-						      "buffer", name);
+						      "buffer",
+						      name);
 				k->busy = 0;
 				region_busy[k->region] = 0;
 				freec[nfree++] = c;

@@ -9,7 +9,10 @@
 
 #include "netback/hash.h"
 
-#define IP4_ADDR(a, b, c, d) { a, b, c, d }
+#define IP4_ADDR(a, b, c, d)                                                   \
+	{                                                                      \
+		a, b, c, d                                                     \
+	}
 
 uint32_t nhash_mapping(unsigned int i)
 {
@@ -32,10 +35,10 @@ uint32_t nhash_ref(const struct nh_flow *fl, bool ports)
 static uint8_t ref_type(const struct nh_flow *fl, bool ports)
 {
 	if (fl->v6)
-		return ports ? _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP :
-			       _XEN_NETIF_CTRL_HASH_TYPE_IPV6;
-	return ports ? _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP :
-		       _XEN_NETIF_CTRL_HASH_TYPE_IPV4;
+		return ports ? _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP
+			     : _XEN_NETIF_CTRL_HASH_TYPE_IPV6;
+	return ports ? _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP
+		     : _XEN_NETIF_CTRL_HASH_TYPE_IPV4;
 }
 
 struct tally {
@@ -55,7 +58,7 @@ static void on_rx(void *arg, unsigned int q, const void *data, size_t len,
 	bool ports;
 
 	if (!nh_frame_flow(data, len, &fl))
-		return;		/* the host's own traffic (IPv6 ND...) */
+		return; /* the host's own traffic (IPv6 ND...) */
 	t->got++;
 	/* A fragment's ports are not the flow's: addresses only. */
 	ports = fl.tcp && !fl.frag;
@@ -74,10 +77,11 @@ static void on_rx(void *arg, unsigned int q, const void *data, size_t len,
 	if (!m->has_hash || m->hash != want || m->hash_type != type ||
 	    m->hash_alg != XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ || q != wq) {
 		if (!t->bad++)
-			snprintf(ta->why, sizeof(ta->why), "IPv%c%s%s%s sport "
+			snprintf(ta->why, sizeof(ta->why),
+				 "IPv%c%s%s%s sport "
 				 "%u: q %u (want %u) hash %d %#x type %u alg "
-				 "%u (want %#x type %u)", fl.v6 ? '6' : '4',
-				 fl.tcp ? " TCP" : " UDP",
+				 "%u (want %#x type %u)",
+				 fl.v6 ? '6' : '4', fl.tcp ? " TCP" : " UDP",
 				 fl.frag ? " fragment" : "",
 				 fl.dstopts ? " dstopts" : "", fl.sport, q, wq,
 				 m->has_hash, m->hash, m->hash_type,
@@ -114,8 +118,8 @@ static int setup(struct netfront *nf, char *reply, size_t len)
 		snprintf(reply, len, "flags offered %#x", data);
 		return -1;
 	}
-	MSG(XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS,
-	    NB_HASH_FLAGS_ALL, 0, 0, "set flags");
+	MSG(XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS, NB_HASH_FLAGS_ALL, 0, 0,
+	    "set flags");
 	memcpy(page, nh_rss_key, 40);
 	MSG(XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, gref, 40, 0, "key");
 	MSG(XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, "get size");
@@ -140,8 +144,7 @@ static int setup(struct netfront *nf, char *reply, size_t len)
 	return 0;
 }
 
-int nhash_attack(struct netfront *nf, const char *cmd, char *reply,
-		 size_t len)
+int nhash_attack(struct netfront *nf, const char *cmd, char *reply, size_t len)
 {
 	unsigned int want;
 	struct tally ta;
@@ -158,8 +161,10 @@ int nhash_attack(struct netfront *nf, const char *cmd, char *reply,
 			netfront_poll(nf, q, on_rx, &ta, 0);
 		netfront_wait(nf, 0, 10);
 	}
-	snprintf(reply, len, "got %u ok %u bad %u vec %u q %u %u %u %u viol "
-		 "%lu %s", ta.t.got, ta.t.ok, ta.t.bad, ta.t.vec, ta.t.perq[0],
+	snprintf(reply, len,
+		 "got %u ok %u bad %u vec %u q %u %u %u %u viol "
+		 "%lu %s",
+		 ta.t.got, ta.t.ok, ta.t.bad, ta.t.vec, ta.t.perq[0],
 		 ta.t.perq[1], ta.t.perq[2], ta.t.perq[3],
 		 netfront_violations(nf, NULL, 0), ta.why);
 	return 1;
@@ -168,10 +173,13 @@ int nhash_attack(struct netfront *nf, const char *cmd, char *reply,
 int nhash_parse(const char *reply, struct nhash_tally *t)
 {
 	memset(t, 0, sizeof(*t));
-	return sscanf(reply, "got %u ok %u bad %u vec %u q %u %u %u %u viol "
-		      "%lu", &t->got, &t->ok, &t->bad, &t->vec, &t->perq[0],
-		      &t->perq[1], &t->perq[2], &t->perq[3], &t->viol) == 9 ?
-		       0 : -1;
+	return sscanf(reply,
+		      "got %u ok %u bad %u vec %u q %u %u %u %u viol "
+		      "%lu",
+		      &t->got, &t->ok, &t->bad, &t->vec, &t->perq[0],
+		      &t->perq[1], &t->perq[2], &t->perq[3], &t->viol) == 9
+		       ? 0
+		       : -1;
 }
 
 unsigned int nhash_inject(struct nh *h, unsigned int v4, unsigned int v6,
@@ -198,11 +206,12 @@ unsigned int nhash_inject(struct nh *h, unsigned int v4, unsigned int v6,
 	}
 	/* 2001:db8:9::<i + 1> -> 2001:db8:9:1::1 */
 	for (i = 0; i < v6; i++, n++) {
-		fl = (struct nh_flow){ .v6 = true, .tcp = true,
-				       .src = { 0x20, 0x01, 0x0d, 0xb8, 0, 9,
-						[15] = (uint8_t)(1 + i) },
-				       .dst = { 0x20, 0x01, 0x0d, 0xb8, 0, 9,
-						0, 1, [15] = 1 },
+		fl = (struct nh_flow){ .v6 = true,
+				       .tcp = true,
+				       .src = { 0x20, 0x01, 0x0d, 0xb8, 0,
+						9, [15] = (uint8_t)(1 + i) },
+				       .dst = { 0x20, 0x01, 0x0d, 0xb8, 0, 9, 0,
+						1, [15] = 1 },
 				       .sport = (uint16_t)(41000 + i * 131),
 				       .dport = (uint16_t)(443 + i) };
 		nh_inject(h, f, nh_frame(f, 120 + i, &fl));
@@ -216,10 +225,12 @@ unsigned int nhash_inject(struct nh *h, unsigned int v4, unsigned int v6,
 	fl.dstopts = false;
 	fl.frag = true;
 	nh_inject(h, f, nh_frame(f, 150, &fl));
-	fl = (struct nh_flow){ .tcp = true, .frag = true,
+	fl = (struct nh_flow){ .tcp = true,
+			       .frag = true,
 			       .src = IP4_ADDR(10, 9, 0, 200),
 			       .dst = IP4_ADDR(10, 9, 1, 1),
-			       .sport = 40123, .dport = 80 };
+			       .sport = 40123,
+			       .dport = 80 };
 	nh_inject(h, f, nh_frame(f, 150, &fl));
 	return n + 3;
 }

@@ -31,16 +31,15 @@ uint32_t nhash_ref(const struct nh_flow *fl, bool ports);
  * up to 5 s until N of the test's flows came; the tally, nhash_parse).
  * Returns 1 if @cmd was one of them.
  */
-int nhash_attack(struct netfront *nf, const char *cmd, char *reply,
-		 size_t len);
+int nhash_attack(struct netfront *nf, const char *cmd, char *reply, size_t len);
 
 struct nhash_tally {
-	unsigned int got;		/* frames of the test's flows */
-	unsigned int ok;		/* on the right queue, right hash extra */
+	unsigned int got; /* frames of the test's flows */
+	unsigned int ok;  /* on the right queue, right hash extra */
 	unsigned int bad;
-	unsigned int vec;		/* ...with an RSS-suite hash */
+	unsigned int vec; /* ...with an RSS-suite hash */
 	unsigned int perq[NHASH_QUEUES];
-	unsigned long viol;		/* netif violations the guest saw */
+	unsigned long viol; /* netif violations the guest saw */
 };
 
 /* Parse a "recv" reply. 0, or -1 if it is not one. */

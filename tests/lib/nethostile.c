@@ -63,7 +63,7 @@ static int nh_reconnect(struct netfront **nf, const struct netfront_cfg *cfg)
 
 static struct {
 	struct netfront *nf;
-	int ctrl;			/* storm the control channel */
+	int ctrl; /* storm the control channel */
 	volatile int on;
 	pthread_t tid;
 	unsigned long sent;
@@ -110,9 +110,10 @@ static int builtin_cmd(struct netfront *nf, const char *cmd, char *reply,
 		storm.ctrl = !strcmp(cmd + 12, "ctrl");
 		storm.sent = 0;
 		storm.on = 1;
-		snprintf(reply, len, pthread_create(&storm.tid, NULL,
-						    storm_thread, NULL) ?
-					     "error" : "storming");
+		snprintf(reply, len,
+			 pthread_create(&storm.tid, NULL, storm_thread, NULL)
+				 ? "error"
+				 : "storming");
 	} else if (!strcmp(cmd, "storm-stop")) {
 		__atomic_store_n(&storm.on, 0, __ATOMIC_RELEASE);
 		pthread_join(storm.tid, NULL);
@@ -123,8 +124,7 @@ static int builtin_cmd(struct netfront *nf, const char *cmd, char *reply,
 	return 1;
 }
 
-void nh_no_attack(struct netfront *nf, const char *cmd, char *reply,
-		  size_t len)
+void nh_no_attack(struct netfront *nf, const char *cmd, char *reply, size_t len)
 {
 	(void)nf;
 	snprintf(reply, len, "unknown %s", cmd);
@@ -191,7 +191,7 @@ void nh_start(struct nh *h, nh_attack_fn attack, const struct netfront_cfg *cfg,
 	net_hotplug(&h->s, NH_HOSTILE, 0, NULL);
 	h->ps = net_packet_socket(h->s.daemon, "vif1.0", 0);
 	if (!attack)
-		return;	/* the test drives vif 1/0 itself */
+		return; /* the test drives vif 1/0 itself */
 	if (!cfg) {
 		netfront_cfg_init(&defcfg);
 		cfg = &defcfg;
@@ -302,9 +302,10 @@ static void nh_check_json(struct nh *h)
 	snprintf(path, sizeof(path), "%s/stats.json", h->s.env.dir);
 	f = fopen(path, "w");
 	CHECK(f && fputs(st, f) >= 0 && fclose(f) == 0, "write %s", path);
-	snprintf(cmd, sizeof(cmd),
-		 "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' %s",
-		 path);
+	snprintf(
+		cmd, sizeof(cmd),
+		"python3 -c 'import json,sys; json.load(open(sys.argv[1]))' %s",
+		path);
 	CHECK(system(cmd) == 0, "--stats --json is not JSON:\n%s", st);
 }
 
@@ -323,8 +324,8 @@ int nh_finish(struct nh *h)
 /* ------------------------------------------------ hostile guest side */
 
 unsigned int nh_chain(struct netfront *nf, union ring_netif_tx_req *sl,
-		      unsigned int ndata, uint16_t total,
-		      const uint16_t *sizes, uint16_t id0)
+		      unsigned int ndata, uint16_t total, const uint16_t *sizes,
+		      uint16_t id0)
 {
 	unsigned int each = ndata ? total / ndata : 0;
 	uint32_t gref;
@@ -338,8 +339,8 @@ unsigned int nh_chain(struct netfront *nf, union ring_netif_tx_req *sl,
 		sl[i].req.id = (uint16_t)(id0 + i);
 		/* The first slot says the whole packet and keeps what the
 		 * others leave. */
-		sl[i].req.size = (uint16_t)(i ? (sizes ? sizes[i] : each) :
-						total);
+		sl[i].req.size =
+			(uint16_t)(i ? (sizes ? sizes[i] : each) : total);
 		if (i + 1 < ndata)
 			sl[i].req.flags = NETTXF_more_data;
 	}
@@ -397,39 +398,71 @@ const uint8_t nh_rss_key[40] = {
 	0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
 };
 
-#define IP4(a, b, c, d) { a, b, c, d }
+#define IP4(a, b, c, d)                                                        \
+	{                                                                      \
+		a, b, c, d                                                     \
+	}
 
 const struct nh_rss_vec nh_rss_vecs[NH_RSS_VECS] = {
-	{ { .src = IP4(66, 9, 149, 187), .dst = IP4(161, 142, 100, 80),
-	    .sport = 2794, .dport = 1766 }, 0x323e8fc2, 0x51ccc178 },
-	{ { .src = IP4(199, 92, 111, 2), .dst = IP4(65, 69, 140, 83),
-	    .sport = 14230, .dport = 4739 }, 0xd718262a, 0xc626b0ea },
-	{ { .src = IP4(24, 19, 198, 95), .dst = IP4(12, 22, 207, 184),
-	    .sport = 12898, .dport = 38024 }, 0xd2d0a5de, 0x5c2b394a },
-	{ { .src = IP4(38, 27, 205, 30), .dst = IP4(209, 142, 163, 6),
-	    .sport = 48228, .dport = 2217 }, 0x82989176, 0xafc7327f },
-	{ { .src = IP4(153, 39, 163, 191), .dst = IP4(202, 188, 127, 2),
-	    .sport = 44251, .dport = 1303 }, 0x5d1809c5, 0x10e828a2 },
+	{ { .src = IP4(66, 9, 149, 187),
+	    .dst = IP4(161, 142, 100, 80),
+	    .sport = 2794,
+	    .dport = 1766 },
+	  0x323e8fc2,
+	  0x51ccc178 },
+	{ { .src = IP4(199, 92, 111, 2),
+	    .dst = IP4(65, 69, 140, 83),
+	    .sport = 14230,
+	    .dport = 4739 },
+	  0xd718262a,
+	  0xc626b0ea },
+	{ { .src = IP4(24, 19, 198, 95),
+	    .dst = IP4(12, 22, 207, 184),
+	    .sport = 12898,
+	    .dport = 38024 },
+	  0xd2d0a5de,
+	  0x5c2b394a },
+	{ { .src = IP4(38, 27, 205, 30),
+	    .dst = IP4(209, 142, 163, 6),
+	    .sport = 48228,
+	    .dport = 2217 },
+	  0x82989176,
+	  0xafc7327f },
+	{ { .src = IP4(153, 39, 163, 191),
+	    .dst = IP4(202, 188, 127, 2),
+	    .sport = 44251,
+	    .dport = 1303 },
+	  0x5d1809c5,
+	  0x10e828a2 },
 	/* 3ffe:2501:200:1fff::7 -> 3ffe:2501:200:3::1 */
 	{ { .v6 = true,
-	    .src = { 0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x1f, 0xff,
-		     [15] = 0x07 },
-	    .dst = { 0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03,
-		     [15] = 0x01 },
-	    .sport = 2794, .dport = 1766 }, 0x2cc18cd5, 0x40207d3d },
+	    .src = { 0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x1f,
+		     0xff, [15] = 0x07 },
+	    .dst = { 0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00,
+		     0x03, [15] = 0x01 },
+	    .sport = 2794,
+	    .dport = 1766 },
+	  0x2cc18cd5,
+	  0x40207d3d },
 	/* 3ffe:501:8::260:97ff:fe40:efab -> ff02::1 */
 	{ { .v6 = true,
-	    .src = { 0x3f, 0xfe, 0x05, 0x01, 0x00, 0x08, 0x00, 0x00,
-		     0x02, 0x60, 0x97, 0xff, 0xfe, 0x40, 0xef, 0xab },
+	    .src = { 0x3f, 0xfe, 0x05, 0x01, 0x00, 0x08, 0x00, 0x00, 0x02, 0x60,
+		     0x97, 0xff, 0xfe, 0x40, 0xef, 0xab },
 	    .dst = { 0xff, 0x02, [15] = 0x01 },
-	    .sport = 14230, .dport = 4739 }, 0x0f0c461c, 0xdde51bbf },
+	    .sport = 14230,
+	    .dport = 4739 },
+	  0x0f0c461c,
+	  0xdde51bbf },
 	/* 3ffe:1900:4545:3:200:f8ff:fe21:67cf -> fe80::200:f8ff:fe21:67cf */
 	{ { .v6 = true,
-	    .src = { 0x3f, 0xfe, 0x19, 0x00, 0x45, 0x45, 0x00, 0x03,
-		     0x02, 0x00, 0xf8, 0xff, 0xfe, 0x21, 0x67, 0xcf },
-	    .dst = { 0xfe, 0x80, [8] = 0x02, 0x00, 0xf8, 0xff,
-		     0xfe, 0x21, 0x67, 0xcf },
-	    .sport = 44251, .dport = 38024 }, 0x4b61e985, 0x02d1feef },
+	    .src = { 0x3f, 0xfe, 0x19, 0x00, 0x45, 0x45, 0x00, 0x03, 0x02, 0x00,
+		     0xf8, 0xff, 0xfe, 0x21, 0x67, 0xcf },
+	    .dst = { 0xfe, 0x80, [8] = 0x02, 0x00, 0xf8, 0xff, 0xfe, 0x21, 0x67,
+		     0xcf },
+	    .sport = 44251,
+	    .dport = 38024 },
+	  0x4b61e985,
+	  0x02d1feef },
 };
 
 static void put32(uint8_t *p, uint32_t v)
@@ -471,7 +504,7 @@ static void put_ipv4(uint8_t *ip, size_t len, const struct nh_flow *fl)
 /* The IPv6 header and @fl's extension headers at @ip; returns their size. */
 static size_t put_ipv6(uint8_t *ip, size_t len, const struct nh_flow *fl)
 {
-	uint8_t *next = ip + 6;	/* where the next header's type goes */
+	uint8_t *next = ip + 6; /* where the next header's type goes */
 	size_t o = 40;
 
 	ip[0] = 0x60;
@@ -483,14 +516,14 @@ static size_t put_ipv6(uint8_t *ip, size_t len, const struct nh_flow *fl)
 	if (fl->frag) {
 		*next = 44;
 		next = ip + o;
-		ip[o + 3] = 1;	/* offset 0, more fragments follow */
-		put32(ip + o + 4, NH_MAGIC);	/* identification */
+		ip[o + 3] = 1; /* offset 0, more fragments follow */
+		put32(ip + o + 4, NH_MAGIC); /* identification */
 		o += 8;
 	}
 	if (fl->dstopts) {
 		*next = 60;
 		next = ip + o;
-		ip[o + 2] = 1;	/* PadN over the other four bytes */
+		ip[o + 2] = 1; /* PadN over the other four bytes */
 		ip[o + 3] = 4;
 		o += 8;
 	}
@@ -521,7 +554,7 @@ size_t nh_frame(uint8_t *buf, size_t len, const struct nh_flow *fl)
 	pkt_put_be16(buf + l4 + 2, fl->dport);
 	if (fl->tcp) {
 		buf[l4 + 12] = 5 << 4;
-		buf[l4 + 13] = 0x10;	/* ACK */
+		buf[l4 + 13] = 0x10; /* ACK */
 	} else {
 		pkt_put_be16(buf + l4 + 4, (uint16_t)(len - l4));
 	}
@@ -587,8 +620,8 @@ size_t nh_frame_ipv4(uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
 	return nh_frame(buf, len, &fl);
 }
 
-int nh_frame_parse(const uint8_t *f, size_t len, uint32_t *src,
-		   uint32_t *dst, uint16_t *sport, uint16_t *dport, bool *tcp)
+int nh_frame_parse(const uint8_t *f, size_t len, uint32_t *src, uint32_t *dst,
+		   uint16_t *sport, uint16_t *dport, bool *tcp)
 {
 	struct nh_flow fl;
 

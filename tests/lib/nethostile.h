@@ -25,7 +25,7 @@
 
 #define NH_HOSTILE 1u
 #define NH_HONEST 2u
-#define NH_ID0 300	/* raw slot ids: above the library's own */
+#define NH_ID0 300 /* raw slot ids: above the library's own */
 
 /*
  * Runs in the hostile guest for each command @cmd the harness does not
@@ -37,8 +37,8 @@
  * channels / the control channel as fast as it can: "storming");
  * "storm-stop" ("sent N" notifications).
  */
-typedef void (*nh_attack_fn)(struct netfront *nf, const char *cmd,
-			     char *reply, size_t len);
+typedef void (*nh_attack_fn)(struct netfront *nf, const char *cmd, char *reply,
+			     size_t len);
 
 /* An attack that knows no command beyond the harness's own. */
 void nh_no_attack(struct netfront *nf, const char *cmd, char *reply,
@@ -49,7 +49,7 @@ struct nh {
 	struct net_guest honest;
 	pid_t hostile;
 	int to, from;
-	int ps;		/* packet socket on vif1.0 (host side) */
+	int ps; /* packet socket on vif1.0 (host side) */
 };
 
 /*
@@ -88,8 +88,8 @@ int nh_finish(struct nh *h);
  * the slots written to @sl.
  */
 unsigned int nh_chain(struct netfront *nf, union ring_netif_tx_req *sl,
-		      unsigned int ndata, uint16_t total,
-		      const uint16_t *sizes, uint16_t id0);
+		      unsigned int ndata, uint16_t total, const uint16_t *sizes,
+		      uint16_t id0);
 /*
  * Put @n raw slots on queue 0 and collect their responses for up to
  * @timeout_ms (until @want have come): the data slots' statuses in
@@ -108,7 +108,7 @@ void nh_reply_rsp(char *reply, size_t len, int n, const int16_t *status,
 
 /* ------------------------------------------------ frames and hashing */
 
-#define NH_MAGIC 0x50564854u	/* "PVHT": a test frame's first payload */
+#define NH_MAGIC 0x50564854u /* "PVHT": a test frame's first payload */
 
 /*
  * A test frame's flow: IPv4 or IPv6 addresses as they go on the wire
@@ -141,8 +141,8 @@ int nh_frame_flow(const uint8_t *f, size_t len, struct nh_flow *fl);
 size_t nh_frame_ipv4(uint8_t *buf, size_t len, uint32_t src, uint32_t dst,
 		     uint16_t sport, uint16_t dport, bool tcp);
 /* A test frame's IPv4 fields (0 if @f is not an IPv4 test frame). */
-int nh_frame_parse(const uint8_t *f, size_t len, uint32_t *src,
-		   uint32_t *dst, uint16_t *sport, uint16_t *dport, bool *tcp);
+int nh_frame_parse(const uint8_t *f, size_t len, uint32_t *src, uint32_t *dst,
+		   uint16_t *sport, uint16_t *dport, bool *tcp);
 /*
  * Write @f to vif1.0 from the host side (it reaches the hostile guest);
  * @len 0 (a builder's "does not fit") fails the test.

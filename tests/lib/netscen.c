@@ -41,7 +41,7 @@
  */
 static struct {
 	pid_t daemon;
-	pid_t owner;	/* a child's exit must not stop anything */
+	pid_t owner; /* a child's exit must not stop anything */
 	int passed;
 	char log[PATH_MAX];
 	pid_t guests[NET_MAX_GUESTS];
@@ -116,7 +116,7 @@ static void net_on_signal(int sig)
 void net_start(struct net_scen *s, unsigned int guests, ...)
 {
 	static const char *const unshare[] = { "/usr/bin/unshare", "-n", "--",
-						NULL };
+					       NULL };
 	/* NET_WORKERS=1: the supervisor and a sandboxed worker per guest. */
 	const char *opts[] = { getenv("NET_WORKERS") ? NULL : "--single",
 			       NULL };
@@ -130,8 +130,8 @@ void net_start(struct net_scen *s, unsigned int guests, ...)
 	CHECK(simenv_up(&s->env, guests) == 0, "xensim up");
 	snprintf(s->log, sizeof(s->log), "%s/netbackd.log", s->env.dir);
 	va_start(ap, guests);
-	s->daemon = simenv_daemon(&s->env, unshare, "netbackd", opts, ap,
-				  s->log);
+	s->daemon =
+		simenv_daemon(&s->env, unshare, "netbackd", opts, ap, s->log);
 	va_end(ap);
 	net_exit.daemon = s->daemon;
 	net_exit.owner = getpid();
@@ -176,8 +176,8 @@ int net_ns_sh(pid_t pid, char *out, size_t outlen, const char *fmt, ...)
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	CHECK(!strchr(cmd, '\''), "no quotes in namespace commands");
-	snprintf(full, sizeof(full), "nsenter -t %d -n -- sh -c '%s'",
-		 (int)pid, cmd);
+	snprintf(full, sizeof(full), "nsenter -t %d -n -- sh -c '%s'", (int)pid,
+		 cmd);
 	fflush(NULL);
 	f = popen(full, "r");
 	if (!f)
@@ -200,9 +200,8 @@ int net_ns_sh(pid_t pid, char *out, size_t outlen, const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-void net_hotplug_ifname(struct net_scen *s, unsigned int fe,
-			unsigned int devid, const char *ifname,
-			const char *cidr)
+void net_hotplug_ifname(struct net_scen *s, unsigned int fe, unsigned int devid,
+			const char *ifname, const char *cidr)
 {
 	char p[160];
 	int rc;
@@ -360,8 +359,8 @@ void net_guest_ready(struct net_guest *g)
 		n += (size_t)r;
 	}
 	line[n] = '\0';
-	CHECK(sscanf(line, "ok %u", &g->queues) == 1, "guest %u: %s",
-	      g->domid, line);
+	CHECK(sscanf(line, "ok %u", &g->queues) == 1, "guest %u: %s", g->domid,
+	      line);
 }
 
 void net_guest_start(struct net_scen *s, struct net_guest *g,
@@ -435,7 +434,8 @@ static int ping_child(const char *dst, int count, size_t size, int timeout_ms)
 	uint16_t id = (uint16_t)getpid();
 	int s, replies = 0;
 
-	if (size > sizeof(pkt) - 8 || inet_pton(AF_INET, dst, &to.sin_addr) != 1)
+	if (size > sizeof(pkt) - 8 ||
+	    inet_pton(AF_INET, dst, &to.sin_addr) != 1)
 		return 0;
 	s = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
 	if (s < 0)
@@ -485,8 +485,7 @@ static int ping_child(const char *dst, int count, size_t size, int timeout_ms)
 	return replies;
 }
 
-int net_ping(pid_t pid, const char *dst, int count, size_t size,
-	     int timeout_ms)
+int net_ping(pid_t pid, const char *dst, int count, size_t size, int timeout_ms)
 {
 	pid_t c;
 
@@ -518,7 +517,8 @@ static int tcp_send_all(int s, uint64_t bytes)
 	char c;
 
 	while (off < bytes) {
-		size_t n = bytes - off < sizeof(buf) ? bytes - off : sizeof(buf);
+		size_t n = bytes - off < sizeof(buf) ? bytes - off
+						     : sizeof(buf);
 		ssize_t w;
 
 		for (size_t i = 0; i < n; i++)
@@ -559,8 +559,8 @@ static void tcp_report(int fd, int64_t v)
 		_exit(5);
 }
 
-int64_t net_tcp_transfer(pid_t server, pid_t client, const char *addr,
-			 int port, uint64_t bytes, bool reverse)
+int64_t net_tcp_transfer(pid_t server, pid_t client, const char *addr, int port,
+			 uint64_t bytes, bool reverse)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sa4 = (struct sockaddr_in *)&ss;
@@ -595,8 +595,9 @@ int64_t net_tcp_transfer(pid_t server, pid_t client, const char *addr,
 		if (ns_enter(server))
 			_exit(2);
 		l = socket(fam, SOCK_STREAM, 0);
-		if (l < 0 || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one,
-					sizeof(one)) ||
+		if (l < 0 ||
+		    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one,
+			       sizeof(one)) ||
 		    bind(l, (struct sockaddr *)&ss, salen) || listen(l, 1))
 			_exit(3);
 		if (write(ready[1], "r", 1) != 1)
@@ -656,7 +657,8 @@ int net_packet_socket(pid_t pid, const char *ifname, int vnet_hdr)
 	sll.sll_protocol = htons(ETH_P_ALL);
 	sll.sll_ifindex = (int)if_nametoindex(ifname);
 	if (sll.sll_ifindex)
-		s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+		s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC,
+			   htons(ETH_P_ALL));
 	rc = s >= 0 &&
 	     (!vnet_hdr || !setsockopt(s, SOL_PACKET, PACKET_VNET_HDR,
 				       &vnet_hdr, sizeof(vnet_hdr))) &&
@@ -747,7 +749,8 @@ int net_iperf3(pid_t server, pid_t client, const char *addr, int secs,
 		net_exit.owner = 0;
 		snprintf(cmd, sizeof(cmd),
 			 "exec nsenter -t %d -n -- iperf3 -s -1 -p %d -J "
-			 ">%s 2>&1", (int)server, port, srv);
+			 ">%s 2>&1",
+			 (int)server, port, srv);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -768,11 +771,11 @@ int net_iperf3(pid_t server, pid_t client, const char *addr, int secs,
 		goto out;
 	}
 	if (reverse)
-		rc = json_bytes(srv, "sum_sent", sent) ?:
-		     json_bytes(cli, "sum_received", received);
+		rc = json_bytes(srv, "sum_sent", sent)
+			     ?: json_bytes(cli, "sum_received", received);
 	else
-		rc = json_bytes(cli, "sum_sent", sent) ?:
-		     json_bytes(srv, "sum_received", received);
+		rc = json_bytes(cli, "sum_sent", sent)
+			     ?: json_bytes(srv, "sum_received", received);
 out:
 	if (rc) {
 		snprintf(cmd, sizeof(cmd),

@@ -26,7 +26,7 @@
 
 struct net_scen {
 	struct simenv env;
-	pid_t daemon;		/* netbackd; its netns is the host's side */
+	pid_t daemon; /* netbackd; its netns is the host's side */
 	char log[PATH_MAX];
 	int passed;
 };
@@ -70,9 +70,8 @@ const char *net_be(unsigned int fe, unsigned int devid);
 void net_hotplug(struct net_scen *s, unsigned int fe, unsigned int devid,
 		 const char *cidr);
 /* The same for a vif whose interface is @ifname (the toolstack's vifname). */
-void net_hotplug_ifname(struct net_scen *s, unsigned int fe,
-			unsigned int devid, const char *ifname,
-			const char *cidr);
+void net_hotplug_ifname(struct net_scen *s, unsigned int fe, unsigned int devid,
+			const char *ifname, const char *cidr);
 
 /* Run a shell command in the network namespace of process @pid; its exit
  * status. @out (if not NULL) gets its stdout. */
@@ -83,21 +82,21 @@ int net_ns_sh(pid_t pid, char *out, size_t outlen, const char *fmt, ...)
 
 struct net_guest_cfg {
 	unsigned int devid;
-	unsigned int queues;	/* wanted */
-	bool split;		/* split event channels */
-	bool offload;		/* SG, GSO v4/v6, IPv6 checksum offload */
-	bool no_csum;		/* feature-no-csum-offload */
-	const char *cidr;	/* eth0's address, e.g. "10.1.1.1/24" */
+	unsigned int queues; /* wanted */
+	bool split;	     /* split event channels */
+	bool offload;	     /* SG, GSO v4/v6, IPv6 checksum offload */
+	bool no_csum;	     /* feature-no-csum-offload */
+	const char *cidr;    /* eth0's address, e.g. "10.1.1.1/24" */
 };
 
 /* Defaults: vif 0, 1 queue, split channels, offloads on. */
 void net_guest_cfg_init(struct net_guest_cfg *c);
 
 struct net_guest {
-	pid_t pid;		/* its network namespace is the guest's */
+	pid_t pid; /* its network namespace is the guest's */
 	unsigned int domid;
 	int to_guest, from_guest;
-	unsigned int queues;	/* negotiated */
+	unsigned int queues; /* negotiated */
 };
 
 /*
@@ -145,8 +144,8 @@ int net_iperf3(pid_t server, pid_t client, const char *addr, int secs,
  * Returns the bytes the receiver got and verified (@bytes if all went
  * well), or -1 if the connection failed or a byte differed.
  */
-int64_t net_tcp_transfer(pid_t server, pid_t client, const char *addr,
-			 int port, uint64_t bytes, bool reverse);
+int64_t net_tcp_transfer(pid_t server, pid_t client, const char *addr, int port,
+			 uint64_t bytes, bool reverse);
 
 /*
  * `netbackd --stats [--json]` against this instance's control sockets:

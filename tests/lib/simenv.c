@@ -237,7 +237,7 @@ int simenv_status_has(pid_t pid, const char *key, const char *value)
 }
 
 long long simenv_stat_value(const char *json, const char *device,
-			      const char *key)
+			    const char *key)
 {
 	char pat[160];
 	const char *p, *end;

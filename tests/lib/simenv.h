@@ -22,7 +22,7 @@
 #include <sys/types.h>
 
 struct simenv {
-	char dir[PATH_MAX];	/* the instance's state directory */
+	char dir[PATH_MAX]; /* the instance's state directory */
 	int up;
 };
 
@@ -74,7 +74,7 @@ const char *simenv_build(const char *rel);
  * ("vif/1/0", "vbd/2/51712"); -1 if absent.
  */
 long long simenv_stat_value(const char *json, const char *device,
-			      const char *key);
+			    const char *key);
 
 /*
  * Start the daemon @name (a path under the build tree, e.g. "blkbackd")

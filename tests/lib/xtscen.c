@@ -16,7 +16,7 @@
 #include "lib/check.h"
 
 static struct xt_scen *xt_current;
-static pid_t xt_owner;	/* a guest child's exit must not stop the daemon */
+static pid_t xt_owner; /* a guest child's exit must not stop the daemon */
 
 static void xt_atexit(void)
 {
@@ -70,7 +70,8 @@ void xt_start2(struct xt_scen *s, unsigned int guests, const char *mode,
 
 void xt_add(struct xt_scen *s, unsigned int fe, unsigned int devid)
 {
-	CHECK(simenv_xensim(&s->env, "device-add", "xtest %u %u", fe, devid) == 0,
+	CHECK(simenv_xensim(&s->env, "device-add", "xtest %u %u", fe, devid) ==
+		      0,
 	      "device-add xtest %u %u", fe, devid);
 }
 
@@ -78,7 +79,8 @@ const char *xt_be(unsigned int fe, unsigned int devid)
 {
 	static char p[128];
 
-	snprintf(p, sizeof(p), "/local/domain/0/backend/xtest/%u/%u", fe, devid);
+	snprintf(p, sizeof(p), "/local/domain/0/backend/xtest/%u/%u", fe,
+		 devid);
 	return p;
 }
 
@@ -98,7 +100,8 @@ int xt_guest_connect(struct xt_guest *g, unsigned int devid, unsigned int nq,
 	}
 	s = xfront_wait_be(&g->f, XF_STATE(2), 10000);
 	if (s != 2) {
-		fprintf(stderr, "guest: backend never reached InitWait (%d)\n", s);
+		fprintf(stderr, "guest: backend never reached InitWait (%d)\n",
+			s);
 		return s < 0 ? s : -EPROTO;
 	}
 	rc = xen_gntshr_open(&g->gs);
@@ -122,19 +125,25 @@ int xt_guest_connect(struct xt_guest *g, unsigned int devid, unsigned int nq,
 		if (rc)
 			return rc;
 		if (nq > 1 || style == XT_WINDOWS)
-			rc = xfront_write(&g->f, t, "multi-queue-num-queues", "%u", nq);
+			rc = xfront_write(&g->f, t, "multi-queue-num-queues",
+					  "%u", nq);
 		for (i = 0; i < nq && !rc; i++) {
 			if (nq == 1) {
-				rc = xfront_write(&g->f, t, "ring-ref", "%u", g->ref[i]) ?:
-				     xfront_write(&g->f, t, "event-channel", "%d",
-						  g->port[i]);
+				rc = xfront_write(&g->f, t, "ring-ref", "%u",
+						  g->ref[i])
+					     ?: xfront_write(&g->f, t,
+							     "event-channel",
+							     "%d", g->port[i]);
 			} else {
 				char k[32];
 
 				snprintf(k, sizeof(k), "queue-%u/ring-ref", i);
 				rc = xfront_write(&g->f, t, k, "%u", g->ref[i]);
-				snprintf(k, sizeof(k), "queue-%u/event-channel", i);
-				rc = rc ?: xfront_write(&g->f, t, k, "%d", g->port[i]);
+				snprintf(k, sizeof(k), "queue-%u/event-channel",
+					 i);
+				rc = rc
+					     ?: xfront_write(&g->f, t, k, "%d",
+							     g->port[i]);
 			}
 		}
 		rc = rc ?: xfront_write(&g->f, t, "protocol", "x86_64-abi");
@@ -149,9 +158,11 @@ int xt_guest_connect(struct xt_guest *g, unsigned int devid, unsigned int nq,
 	rc = xfront_set_state(&g->f, 3);
 	if (rc)
 		return rc;
-	s = xfront_wait_be(&g->f, XF_STATE(4) | XF_STATE(5) | XF_STATE(6), 10000);
+	s = xfront_wait_be(&g->f, XF_STATE(4) | XF_STATE(5) | XF_STATE(6),
+			   10000);
 	if (s != 4) {
-		fprintf(stderr, "guest: backend did not connect (state %d)\n", s);
+		fprintf(stderr, "guest: backend did not connect (state %d)\n",
+			s);
 		return s < 0 ? s : -EPROTO;
 	}
 	return xfront_set_state(&g->f, 4);

@@ -49,8 +49,8 @@ struct xt_guest {
 	unsigned int nq;
 };
 
-#define XT_LINUX 0	/* multi-queue-num-queues only when > 1 */
-#define XT_WINDOWS 1	/* multi-queue-num-queues always, even 1 */
+#define XT_LINUX 0   /* multi-queue-num-queues only when > 1 */
+#define XT_WINDOWS 1 /* multi-queue-num-queues always, even 1 */
 
 /*
  * Linux blkfront's talk_to_blkback + connect on device @devid: wait for

@@ -41,8 +41,8 @@ struct xt_queue {
 	int port[2];
 };
 
-static int xt_net;	/* --net: netif's keys and rules */
-static int xt_misbehave;	/* --misbehave: see xt_forbidden() */
+static int xt_net;	 /* --net: netif's keys and rules */
+static int xt_misbehave; /* --misbehave: see xt_forbidden() */
 
 struct xt_dev {
 	struct xen_gnttab *xg;
@@ -63,9 +63,9 @@ static int xt_probe(struct xbus_dev *dev)
 
 static int xt_advertise(struct xbus_dev *dev)
 {
-	return xbus_dev_write_be(dev, "feature-test", "1") ?:
-		       xbus_dev_write_be(dev, "multi-queue-max-queues", "%d",
-					 XT_MAX_QUEUES);
+	return xbus_dev_write_be(dev, "feature-test", "1")
+		       ?: xbus_dev_write_be(dev, "multi-queue-max-queues", "%d",
+					    XT_MAX_QUEUES);
 }
 
 static void xt_disconnect(struct xbus_dev *dev)
@@ -238,8 +238,9 @@ static int xt_connect(struct xbus_dev *dev)
 		return rc;
 	}
 	if (nq < 1 || nq > XT_MAX_QUEUES) {
-		xbus_dev_fatal(dev, -EINVAL, "multi-queue-num-queues %lu not in 1..%d",
-			       nq, XT_MAX_QUEUES);
+		xbus_dev_fatal(dev, -EINVAL,
+			       "multi-queue-num-queues %lu not in 1..%d", nq,
+			       XT_MAX_QUEUES);
 		return -EINVAL;
 	}
 	rc = xen_gnttab_open(&x->xg);
@@ -331,7 +332,8 @@ static const struct daemon_opt xt_opts[] = {
 	  xt_opt_gate },
 	{ "net", 0, "netif's keys, hotplug gate, disconnect on Closing",
 	  xt_opt_net },
-	{ "misbehave", 0, "at connect, make the syscall the frontend's "
+	{ "misbehave", 0,
+	  "at connect, make the syscall the frontend's "
 	  "xtest-forbidden names, bind the ports xtest-bind names",
 	  xt_opt_misbehave },
 	{ .name = NULL },

@@ -93,7 +93,7 @@ struct hv_dom {
 	uint32_t ref_hint;
 	struct hv_endq *endq;
 
-	int port_fd; /* read-write, ours */
+	int port_fd;	/* read-write, ours */
 	int port_ro_fd; /* read-only, for clients */
 	uint64_t *ptab;
 	struct hv_port port[HV_NR_PORTS];
@@ -268,7 +268,7 @@ static void listen_event(struct simloop_src *src, uint32_t events);
 
 int hv_domain_create(struct hv *hv, unsigned int domid, size_t mem_bytes)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	pthread_mutexattr_t ma;
 	struct hv_dom *d;
 	size_t pages;
@@ -550,7 +550,7 @@ static int end_access(struct hv_dom *d, uint32_t ref)
 
 static void timer_arm(struct hv *hv, int on)
 {
-	struct itimerspec its = {0};
+	struct itimerspec its = { 0 };
 
 	if (on == hv->timer_armed || hv->timer_fd < 0)
 		return;
@@ -1014,8 +1014,8 @@ static int conn_reply(struct hv_conn *c, size_t len, const int *fds, int nfds)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int) * HV_MAX_FDS)];
 	} cm;
-	struct iovec iov = {.iov_base = &c->dom->hv->out, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct iovec iov = { .iov_base = &c->dom->hv->out, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (nfds) {
 		memset(&cm, 0, sizeof(cm));
@@ -1040,7 +1040,7 @@ static void conn_event(struct simloop_src *src, uint32_t events)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int) * 8)];
 	} cm;
-	struct iovec iov = {.iov_base = &hv->in, .iov_len = sizeof(hv->in)};
+	struct iovec iov = { .iov_base = &hv->in, .iov_len = sizeof(hv->in) };
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,

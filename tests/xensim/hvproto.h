@@ -63,12 +63,12 @@ enum hv_op {
 	HV_OP_GNT_UNMAP, /* id */
 	HV_OP_GNT_SHARE, /* domid, count, flags, notify_* -> id, {ref, frame}[]
 			  */
-	HV_OP_GNT_UNSHARE, /* id, first, count */
-	HV_OP_EVT_BIND_UNBOUND, /* domid -> port; fd eventfd */
+	HV_OP_GNT_UNSHARE,	    /* id, first, count */
+	HV_OP_EVT_BIND_UNBOUND,	    /* domid -> port; fd eventfd */
 	HV_OP_EVT_BIND_INTERDOMAIN, /* domid, port -> port; fd eventfd */
-	HV_OP_EVT_BIND_VIRQ, /* port = virq -> port; fd eventfd */
-	HV_OP_EVT_UNBIND, /* port */
-	HV_OP_EVT_PEER, /* port -> gen; fd the remote port's eventfd */
+	HV_OP_EVT_BIND_VIRQ,	    /* port = virq -> port; fd eventfd */
+	HV_OP_EVT_UNBIND,	    /* port */
+	HV_OP_EVT_PEER,	    /* port -> gen; fd the remote port's eventfd */
 	HV_OP_EVT_RESTRICT, /* domid */
 };
 
@@ -89,13 +89,13 @@ struct hv_req {
 };
 
 struct hv_rsp {
-	int32_t rc; /* 0 or -errno */
-	uint32_t id; /* map/share id, or the bound port */
-	uint32_t count; /* entries in the trailing array */
+	int32_t rc;	    /* 0 or -errno */
+	uint32_t id;	    /* map/share id, or the bound port */
+	uint32_t count;	    /* entries in the trailing array */
 	uint32_t mem_pages; /* HV_OP_DOMAIN */
-	uint32_t nr_ents; /* HV_OP_DOMAIN */
-	uint32_t nr_ports; /* HV_OP_DOMAIN */
-	uint32_t gen; /* HV_OP_EVT_PEER */
+	uint32_t nr_ents;   /* HV_OP_DOMAIN */
+	uint32_t nr_ports;  /* HV_OP_DOMAIN */
+	uint32_t gen;	    /* HV_OP_EVT_PEER */
 	uint32_t pad;
 };
 
@@ -140,7 +140,7 @@ struct hvp_active_hdr {
 
 /* Xen's active grant entry, reduced to what v1 copy and map need. */
 struct hvp_active {
-	uint32_t pin; /* HVP_PIN_* counts */
+	uint32_t pin;	/* HVP_PIN_* counts */
 	uint16_t domid; /* who holds the pins */
 	uint16_t pad;
 	uint32_t frame; /* frame pinned, valid while pin != 0 */

@@ -26,8 +26,8 @@
 #include "xensim/simclient.h"
 
 struct simport {
-	int efd; /* our end's eventfd; -1 if not bound here */
-	int peer_fd; /* the remote end's eventfd, -1 until fetched */
+	int efd;	   /* our end's eventfd; -1 if not bound here */
+	int peer_fd;	   /* the remote end's eventfd, -1 until fetched */
 	uint32_t peer_gen; /* port-table generation peer_fd belongs to */
 };
 
@@ -146,8 +146,8 @@ SIM_EXPORT int xenevtchn_fd(xenevtchn_handle *xce)
 static xenevtchn_port_or_error_t port_bind(struct xenevtchn_handle *h,
 					   struct hv_req *rq)
 {
-	struct hv_req urq = {.op = HV_OP_EVT_UNBIND};
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
+	struct hv_req urq = { .op = HV_OP_EVT_UNBIND };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
 	struct hv_rsp rs;
 	int fd, nfds = 1, rc;
 
@@ -179,7 +179,7 @@ err_unbind:
 SIM_EXPORT xenevtchn_port_or_error_t
 xenevtchn_bind_unbound_port(xenevtchn_handle *xce, uint32_t domid)
 {
-	struct hv_req rq = {.op = HV_OP_EVT_BIND_UNBOUND, .domid = domid};
+	struct hv_req rq = { .op = HV_OP_EVT_BIND_UNBOUND, .domid = domid };
 
 	return port_bind(xce, &rq);
 }
@@ -199,14 +199,14 @@ SIM_EXPORT xenevtchn_port_or_error_t xenevtchn_bind_interdomain(
 SIM_EXPORT xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *xce,
 							 unsigned int virq)
 {
-	struct hv_req rq = {.op = HV_OP_EVT_BIND_VIRQ, .port = virq};
+	struct hv_req rq = { .op = HV_OP_EVT_BIND_VIRQ, .port = virq };
 
 	return port_bind(xce, &rq);
 }
 
 SIM_EXPORT int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
 {
-	struct hv_req rq = {.op = HV_OP_EVT_UNBIND, .port = port};
+	struct hv_req rq = { .op = HV_OP_EVT_UNBIND, .port = port };
 	struct hv_rsp rs;
 	int rc;
 
@@ -220,7 +220,7 @@ SIM_EXPORT int xenevtchn_unbind(xenevtchn_handle *xce, evtchn_port_t port)
 /* The slow half of notify: (re)fetch the peer's eventfd. */
 static int peer_refresh(struct xenevtchn_handle *h, evtchn_port_t port)
 {
-	struct hv_req rq = {.op = HV_OP_EVT_PEER, .port = port};
+	struct hv_req rq = { .op = HV_OP_EVT_PEER, .port = port };
 	struct simport *sp = &h->port[port];
 	struct hv_rsp rs;
 	int fd, nfds = 1, rc;
@@ -297,7 +297,7 @@ SIM_EXPORT xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *xce)
 
 SIM_EXPORT int xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
 
 	/* Linux ignores a port that is not this handle's. */
 	if (port >= HV_NR_PORTS || xce->port[port].efd < 0)
@@ -310,7 +310,7 @@ SIM_EXPORT int xenevtchn_unmask(xenevtchn_handle *xce, evtchn_port_t port)
 
 SIM_EXPORT int xenevtchn_restrict(xenevtchn_handle *xce, domid_t domid)
 {
-	struct hv_req rq = {.op = HV_OP_EVT_RESTRICT, .domid = domid};
+	struct hv_req rq = { .op = HV_OP_EVT_RESTRICT, .domid = domid };
 	struct hv_rsp rs;
 
 	return set_errno(simconn_call(&xce->conn, &rq, NULL, 0, &rs, NULL, 0,

@@ -32,7 +32,7 @@ struct simregion {
 struct xengntdev_handle {
 	struct Xentoolcore__Active_Handle tc_ah;
 	struct simconn conn;
-	int restricted; /* xentoolcore_restrict_all() neutered it */
+	int restricted;	      /* xentoolcore_restrict_all() neutered it */
 	pthread_mutex_t lock; /* the region list */
 	struct simregion *regions;
 };
@@ -170,8 +170,8 @@ static void *grant_map(struct xengntdev_handle *h, uint32_t count,
 		       const uint32_t *domids, int stride, const uint32_t *refs,
 		       int prot, uint32_t notify_offset, uint32_t notify_port)
 {
-	struct hv_req rq = {.op = HV_OP_GNT_MAP};
-	struct hv_req urq = {.op = HV_OP_GNT_UNMAP};
+	struct hv_req rq = { .op = HV_OP_GNT_MAP };
+	struct hv_req urq = { .op = HV_OP_GNT_UNMAP };
 	struct hv_rsp rs;
 	struct simregion *r;
 	uint32_t *pairs = NULL, *frames = NULL, i;
@@ -195,8 +195,8 @@ static void *grant_map(struct xengntdev_handle *h, uint32_t count,
 	rq.count = count;
 	rq.flags = (prot & PROT_WRITE) ? HV_F_WRITABLE : 0;
 	/* The same filtering as the real library before SET_UNMAP_NOTIFY. */
-	rq.notify_off =
-		notify_offset < count * HV_PAGE_SIZE ? notify_offset : HV_NONE;
+	rq.notify_off = notify_offset < count * HV_PAGE_SIZE ? notify_offset
+							     : HV_NONE;
 	rq.notify_port = notify_port != (uint32_t)-1 ? notify_port : HV_NONE;
 	rc = simconn_call(&h->conn, &rq, pairs, count * 8u, &rs, frames,
 			  count * 4u, NULL, NULL);
@@ -270,7 +270,7 @@ SIM_EXPORT void *xengnttab_map_grant_ref_notify(xengnttab_handle *xgt,
 SIM_EXPORT int xengnttab_unmap(xengnttab_handle *xgt, void *start_address,
 			       uint32_t count)
 {
-	struct hv_req rq = {.op = HV_OP_GNT_UNMAP};
+	struct hv_req rq = { .op = HV_OP_GNT_UNMAP };
 	struct simregion **pr, *r;
 	struct hv_rsp rs;
 
@@ -447,8 +447,8 @@ static void *share(struct xengntdev_handle *h, uint32_t domid, int count,
 		   uint32_t *refs, int writable, uint32_t notify_offset,
 		   uint32_t notify_port)
 {
-	struct hv_req rq = {.op = HV_OP_GNT_SHARE};
-	struct hv_req urq = {.op = HV_OP_GNT_UNSHARE};
+	struct hv_req rq = { .op = HV_OP_GNT_SHARE };
+	struct hv_req urq = { .op = HV_OP_GNT_UNSHARE };
 	struct hv_rsp rs;
 	struct simregion *r;
 	struct simdom *me;
@@ -471,8 +471,8 @@ static void *share(struct xengntdev_handle *h, uint32_t domid, int count,
 	rq.domid = domid;
 	rq.count = n;
 	rq.flags = writable ? HV_F_WRITABLE : 0;
-	rq.notify_off =
-		notify_offset < n * HV_PAGE_SIZE ? notify_offset : HV_NONE;
+	rq.notify_off = notify_offset < n * HV_PAGE_SIZE ? notify_offset
+							 : HV_NONE;
 	rq.notify_port = notify_port != (uint32_t)-1 ? notify_port : HV_NONE;
 	rc = simconn_call(&h->conn, &rq, NULL, 0, &rs, out, n * 8u, NULL, NULL);
 	if (rc)
@@ -534,7 +534,7 @@ SIM_EXPORT void *xengntshr_share_page_notify(xengntshr_handle *xgs,
 SIM_EXPORT int xengntshr_unshare(xengntshr_handle *xgs, void *start_address,
 				 uint32_t count)
 {
-	struct hv_req rq = {.op = HV_OP_GNT_UNSHARE};
+	struct hv_req rq = { .op = HV_OP_GNT_UNSHARE };
 	struct simregion **pr, *r, *done = NULL;
 	uint8_t *a = start_address;
 	struct hv_rsp rs;

@@ -15,7 +15,7 @@
 
 int simconn_open(struct simconn *c, int cloexec)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *dir = getenv("XENSIM_DIR");
 	const char *ds = getenv("XENSIM_DOMID");
 	unsigned long domid;
@@ -66,14 +66,14 @@ static int call_locked(struct simconn *c, struct hv_req *rq, const void *pl,
 		char buf[CMSG_SPACE(sizeof(int) * HV_MAX_FDS)];
 	} cm;
 	struct iovec siov[2] = {
-		{.iov_base = rq, .iov_len = sizeof(*rq)},
-		{.iov_base = (void *)pl, .iov_len = plen},
+		{ .iov_base = rq, .iov_len = sizeof(*rq) },
+		{ .iov_base = (void *)pl, .iov_len = plen },
 	};
 	struct iovec riov[2] = {
-		{.iov_base = rs, .iov_len = sizeof(*rs)},
-		{.iov_base = out, .iov_len = outmax},
+		{ .iov_base = rs, .iov_len = sizeof(*rs) },
+		{ .iov_base = out, .iov_len = outmax },
 	};
-	struct msghdr msg = {.msg_iov = siov, .msg_iovlen = plen ? 2 : 1};
+	struct msghdr msg = { .msg_iov = siov, .msg_iovlen = plen ? 2 : 1 };
 	struct cmsghdr *ch;
 	int cap = nfds ? *nfds : 0, got = 0;
 	ssize_t n;
@@ -159,7 +159,7 @@ static struct simdom *dom_cache[SIM_DOMID_MAX + 1];
 static int simdom_fetch(struct simconn *c, unsigned int domid,
 			struct simdom **out)
 {
-	struct hv_req rq = {.op = HV_OP_DOMAIN, .domid = domid};
+	struct hv_req rq = { .op = HV_OP_DOMAIN, .domid = domid };
 	struct hv_rsp rs;
 	int fds[HV_MAX_FDS], nfds = HV_MAX_FDS, rc, i;
 	struct simdom *d;

@@ -54,7 +54,7 @@ void xentoolcore__deregister_active_handle(
 /* One open library handle's connection to <XENSIM_DIR>/dom<XENSIM_DOMID>.hv. */
 struct simconn {
 	int fd;
-	unsigned int domid; /* the domain this process is */
+	unsigned int domid;   /* the domain this process is */
 	pthread_mutex_t lock; /* one request in flight */
 };
 
@@ -104,14 +104,14 @@ int simdom_get(struct simconn *c, unsigned int domid, struct simdom **out);
 static inline grant_entry_v1_t *simpeek_grant_table(const char *dir,
 						    unsigned int domid)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct hv_req rq = {.op = HV_OP_DOMAIN, .domid = domid};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct hv_req rq = { .op = HV_OP_DOMAIN, .domid = domid };
 	struct hv_rsp rs;
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int) * HV_MAX_FDS)];
 	} cm;
-	struct iovec iov = {.iov_base = &rs, .iov_len = sizeof(rs)};
+	struct iovec iov = { .iov_base = &rs, .iov_len = sizeof(rs) };
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,

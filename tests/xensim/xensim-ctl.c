@@ -96,9 +96,9 @@ static bool ctl_printf(struct ctl *c, const char *fmt, ...)
 static int ctl_dom0_init(struct ctl *c)
 {
 	return ctl_printf(c, "/local/domain/0/name=Domain-0") &&
-		       ctl_printf(c, "/local/domain/0/domid=0") ?
-		       0 :
-		       -errno;
+			       ctl_printf(c, "/local/domain/0/domid=0")
+		       ? 0
+		       : -errno;
 }
 
 static bool ctl_guest_tree(struct ctl *c, unsigned int d, const char *name)
@@ -106,9 +106,16 @@ static bool ctl_guest_tree(struct ctl *c, unsigned int d, const char *name)
 	static const char *const ro_dirs[] = { "cpu", "memory", "device",
 					       "control" };
 	static const char *const rw_dirs[] = {
-		"control/shutdown", "control/feature-poweroff",
-		"control/feature-reboot", "control/feature-suspend",
-		"control/sysrq", "data", "drivers", "feature", "attr", "error",
+		"control/shutdown",
+		"control/feature-poweroff",
+		"control/feature-reboot",
+		"control/feature-suspend",
+		"control/sysrq",
+		"data",
+		"drivers",
+		"feature",
+		"attr",
+		"error",
 		"device/suspend/event-channel",
 	};
 	char dom[64], vm[96], path[160];
@@ -218,7 +225,8 @@ static bool ctl_kv(struct ctl *c, const char *dir, const char *key,
 {
 	char path[256];
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, key) >= (int)sizeof(path)) {
+	if (snprintf(path, sizeof(path), "%s/%s", dir, key) >=
+	    (int)sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return false;
 	}
@@ -244,8 +252,8 @@ static bool ctl_preset(struct ctl *c, const struct dev_spec *d)
 		       ctl_kv(c, d->fe_path, "trusted", "1");
 	}
 	if (!strcmp(d->kind, "vif")) {
-		snprintf(mac, sizeof(mac), "00:16:3e:00:%02x:%02x", d->fe & 0xff,
-			 d->devid & 0xff);
+		snprintf(mac, sizeof(mac), "00:16:3e:00:%02x:%02x",
+			 d->fe & 0xff, d->devid & 0xff);
 		return ctl_kv(c, d->be_path, "mac", mac) &&
 		       ctl_kv(c, d->be_path, "bridge", "xenbr0") &&
 		       ctl_kv(c, d->be_path, "handle", devid) &&
@@ -292,7 +300,7 @@ static bool ctl_device_tree(struct ctl *c, const struct dev_spec *d, int npairs,
 		else if (!strncmp(pairs[i], "fe:", 3))
 			dir = d->fe_path;
 		else
-			continue;	/* be-domid=, handled by the caller */
+			continue; /* be-domid=, handled by the caller */
 		snprintf(buf, sizeof(buf), "%s", pairs[i] + 3);
 		eq = strchr(buf, '=');
 		if (!eq) {
@@ -330,10 +338,11 @@ static int ctl_device_spec(struct dev_spec *d, const char *kind,
 			d->be = (unsigned int)v;
 		}
 	}
-	snprintf(d->be_path, sizeof(d->be_path), "/local/domain/%u/backend/%s/%u/%u",
-		 d->be, kind, fe, d->devid);
-	snprintf(d->fe_path, sizeof(d->fe_path), "/local/domain/%u/device/%s/%u",
-		 fe, fe_kind(kind), d->devid);
+	snprintf(d->be_path, sizeof(d->be_path),
+		 "/local/domain/%u/backend/%s/%u/%u", d->be, kind, fe,
+		 d->devid);
+	snprintf(d->fe_path, sizeof(d->fe_path),
+		 "/local/domain/%u/device/%s/%u", fe, fe_kind(kind), d->devid);
 	return 0;
 }
 
@@ -426,8 +435,10 @@ static int ctl_device_remove(struct ctl *c, const char *kind, unsigned int fe,
 	free(v);
 	closed = ctl_wait_closed(c, path, timeout_s * 1000);
 	if (!closed)
-		fprintf(stderr, "xensim-ctl: %s did not close in %ld s: "
-				"forcing removal\n", d.be_path, timeout_s);
+		fprintf(stderr,
+			"xensim-ctl: %s did not close in %ld s: "
+			"forcing removal\n",
+			d.be_path, timeout_s);
 	xs_rm(c->xs, XBT_NULL, d.fe_path);
 	xs_rm(c->xs, XBT_NULL, d.be_path);
 	return closed ? 0 : 3;
@@ -484,7 +495,8 @@ int main(int argc, char **argv)
 	c.xs = xs_open(0);
 	if (!c.xs) {
 		fprintf(stderr, "xensim-ctl: cannot reach xenstore at %s: %s\n",
-			getenv("XENSTORED_PATH") ?: "(default)", strerror(errno));
+			getenv("XENSTORED_PATH") ?: "(default)",
+			strerror(errno));
 		return 1;
 	}
 	if (!strcmp(argv[1], "dom0-init")) {
@@ -494,7 +506,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "domain-destroy")) {
 		rc = ctl_domain_destroy(&c, d);
 	} else if (!strcmp(argv[1], "device-add")) {
-		rc = ctl_device_add(&c, argv[2], d, argv[4], argc - 5, argv + 5);
+		rc = ctl_device_add(&c, argv[2], d, argv[4], argc - 5,
+				    argv + 5);
 	} else if (!strcmp(argv[1], "device-remove")) {
 		rc = ctl_device_remove(&c, argv[2], d, argv[4],
 				       argc == 6 ? atol(argv[5]) : 10);

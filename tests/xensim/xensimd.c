@@ -39,7 +39,7 @@
 
 struct sim {
 	const char *dir;
-	size_t mem_bytes;	/* guest memory of each domain (sparse) */
+	size_t mem_bytes; /* guest memory of each domain (sparse) */
 	int epfd;
 	int sigfd;
 	int stop;
@@ -124,7 +124,8 @@ static int sim_release(void *arg, unsigned int domid)
 
 static void sim_signal(struct simloop_src *src, uint32_t events)
 {
-	struct sim *sim = (struct sim *)((char *)src - offsetof(struct sim, sig_src));
+	struct sim *sim =
+		(struct sim *)((char *)src - offsetof(struct sim, sig_src));
 	struct signalfd_siginfo si;
 
 	if (read(sim->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -181,7 +182,8 @@ int main(int argc, char **argv)
 			errno = 0;
 			mib = strtoul(optarg, &end, 10);
 			if (errno || *end || mib == 0 || mib > (1UL << 20)) {
-				fprintf(stderr, "xensimd: bad --mem-mib '%s'\n", optarg);
+				fprintf(stderr, "xensimd: bad --mem-mib '%s'\n",
+					optarg);
 				return 2;
 			}
 			sim.mem_bytes = mib << 20;
@@ -258,7 +260,8 @@ int main(int argc, char **argv)
 			goto out_ready;
 		}
 		if (n == 1)
-			((struct simloop_src *)ev.data.ptr)->fn(ev.data.ptr, ev.events);
+			((struct simloop_src *)ev.data.ptr)
+				->fn(ev.data.ptr, ev.events);
 	}
 	rc = 0;
 

@@ -41,7 +41,7 @@
 #define PERM_OWNER 0x08U
 #define PERM_IGNORE 0x10U /* entry of a domain that has gone away */
 
-#define NO_GEN UINT64_MAX /* generation of a node that is absent */
+#define NO_GEN UINT64_MAX   /* generation of a node that is absent */
 #define DOMID_SELF_ 0x7FF0U /* Xen's DOMID_SELF / FIRST_RESERVED */
 
 /*
@@ -167,11 +167,11 @@ struct xsd_node {
 
 /* One path a transaction has touched. */
 struct ta_ent {
-	struct hent h; /* h.key == path */
-	struct ta_ent *order; /* access order, the commit order */
+	struct hent h;	       /* h.key == path */
+	struct ta_ent *order;  /* access order, the commit order */
 	struct xsd_node *node; /* the transaction's view; NULL: absent */
-	uint64_t gen; /* global generation at first access */
-	struct xsd_perms old; /* perms at first access (num 0: absent) */
+	uint64_t gen;	       /* global generation at first access */
+	struct xsd_perms old;  /* perms at first access (num 0: absent) */
 	bool check_gen;
 	bool modified;
 	bool fire; /* a watch event is queued for this path */
@@ -194,7 +194,7 @@ struct xsd_trans {
 	struct ta_ent **tail;
 	struct ta_dom *doms;
 	unsigned int nodes;
-	bool fail; /* an error left it inconsistent: END "T" fails */
+	bool fail;    /* an error left it inconsistent: END "T" fails */
 	bool created; /* a node was created: check the quota at END */
 };
 
@@ -220,7 +220,7 @@ struct xsd_conn {
 	struct xsd_conn *next;
 	int fd;
 	unsigned int domid;
-	bool dead; /* closed at the end of the current callback */
+	bool dead;   /* closed at the end of the current callback */
 	uint32_t ev; /* epoll events registered */
 
 	unsigned int in_used; /* bytes of the current message read */
@@ -268,9 +268,9 @@ struct xsd {
 	struct xsd_conn *conns;
 	struct xsd_listener *listeners;
 	struct xsd_dom *doms;
-	struct xsd_perms intro_perms; /* of @introduceDomain */
+	struct xsd_perms intro_perms;	/* of @introduceDomain */
 	struct xsd_perms release_perms; /* of @releaseDomain */
-	unsigned int depth; /* callbacks running: defer frees */
+	unsigned int depth;		/* callbacks running: defer frees */
 	time_t log_sec;
 	unsigned int log_count;
 };
@@ -1414,7 +1414,7 @@ static int op_get_perms(struct req *r)
 	if (rc)
 		return rc;
 	for (i = 0; i < n->perms.num && len < XENSTORE_PAYLOAD_MAX; i++) {
-		static const char letter[] = {'n', 'r', 'w', 'b'};
+		static const char letter[] = { 'n', 'r', 'w', 'b' };
 
 		len += snprintf(buf + len, sizeof(buf) - len, "%c%i",
 				letter[n->perms.p[i].perms & 3],
@@ -1566,7 +1566,7 @@ static int set_perms_special(struct req *r, const char *name,
 
 static int op_set_perms(struct req *r)
 {
-	struct xsd_perms np = {0}, old = {0};
+	struct xsd_perms np = { 0 }, old = { 0 };
 	const struct xsd_node *n;
 	struct xsd_node *nn;
 	unsigned int num = count_strings(r->body, r->len), owner;
@@ -1901,7 +1901,7 @@ static int cmp_len(const void *a, const void *b)
  */
 static void domain_tree_remove(struct xsd *x, unsigned int domid)
 {
-	struct req sys = {.xsd = x};
+	struct req sys = { .xsd = x };
 	struct xsd_node *n;
 	char **paths = NULL, **np;
 	unsigned int k, i, cnt = 0, cap = 0;
@@ -2064,33 +2064,33 @@ static int op_control(struct req *r)
 	return -EINVAL;
 }
 
-#define OP_PRIV (1U << 0) /* Dom0 only, else EACCES */
+#define OP_PRIV (1U << 0)  /* Dom0 only, else EACCES */
 #define OP_NOTID (1U << 1) /* the transaction id is ignored */
 
 static const struct {
 	int (*fn)(struct req *r);
 	unsigned int flags;
 } ops[XS_TYPE_COUNT] = {
-	[XS_CONTROL] = {op_control, OP_PRIV},
-	[XS_DIRECTORY] = {op_directory, 0},
-	[XS_READ] = {op_read, 0},
-	[XS_GET_PERMS] = {op_get_perms, 0},
-	[XS_WATCH] = {op_watch, OP_NOTID},
-	[XS_UNWATCH] = {op_unwatch, OP_NOTID},
-	[XS_TRANSACTION_START] = {op_transaction_start, 0},
-	[XS_TRANSACTION_END] = {op_transaction_end, 0},
-	[XS_INTRODUCE] = {op_introduce, OP_PRIV},
-	[XS_RELEASE] = {op_release, OP_PRIV},
-	[XS_GET_DOMAIN_PATH] = {op_get_domain_path, 0},
-	[XS_WRITE] = {op_write, 0},
-	[XS_MKDIR] = {op_mkdir, 0},
-	[XS_RM] = {op_rm, 0},
-	[XS_SET_PERMS] = {op_set_perms, 0},
-	[XS_IS_DOMAIN_INTRODUCED] = {op_is_domain_introduced, OP_PRIV},
-	[XS_RESUME] = {op_resume, OP_PRIV},
-	[XS_SET_TARGET] = {op_set_target, OP_PRIV},
-	[XS_RESET_WATCHES] = {op_reset_watches, 0},
-	[XS_DIRECTORY_PART] = {op_directory_part, 0},
+	[XS_CONTROL] = { op_control, OP_PRIV },
+	[XS_DIRECTORY] = { op_directory, 0 },
+	[XS_READ] = { op_read, 0 },
+	[XS_GET_PERMS] = { op_get_perms, 0 },
+	[XS_WATCH] = { op_watch, OP_NOTID },
+	[XS_UNWATCH] = { op_unwatch, OP_NOTID },
+	[XS_TRANSACTION_START] = { op_transaction_start, 0 },
+	[XS_TRANSACTION_END] = { op_transaction_end, 0 },
+	[XS_INTRODUCE] = { op_introduce, OP_PRIV },
+	[XS_RELEASE] = { op_release, OP_PRIV },
+	[XS_GET_DOMAIN_PATH] = { op_get_domain_path, 0 },
+	[XS_WRITE] = { op_write, 0 },
+	[XS_MKDIR] = { op_mkdir, 0 },
+	[XS_RM] = { op_rm, 0 },
+	[XS_SET_PERMS] = { op_set_perms, 0 },
+	[XS_IS_DOMAIN_INTRODUCED] = { op_is_domain_introduced, OP_PRIV },
+	[XS_RESUME] = { op_resume, OP_PRIV },
+	[XS_SET_TARGET] = { op_set_target, OP_PRIV },
+	[XS_RESET_WATCHES] = { op_reset_watches, 0 },
+	[XS_DIRECTORY_PART] = { op_directory_part, 0 },
 };
 
 static void process(struct xsd_conn *c)
@@ -2379,7 +2379,7 @@ void xsd_destroy(struct xsd *x)
 
 int xsd_listen(struct xsd *x, unsigned int domid, const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct xsd_listener *l;
 	struct xsd_dom *d;
 	int rc;

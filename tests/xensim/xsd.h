@@ -29,13 +29,13 @@ struct xsd;
  */
 struct xsd_quota {
 	unsigned int entries_per_domain; /* nodes owned by a domU */
-	unsigned int entry_size; /* bytes of value + perms */
+	unsigned int entry_size;	 /* bytes of value + perms */
 	unsigned int watches_per_domain;
 	unsigned int transactions_per_domain;
 	unsigned int perms_per_node;
-	unsigned int path_max; /* relative path length */
+	unsigned int path_max;		   /* relative path length */
 	unsigned int outstanding_requests; /* per connection */
-	unsigned int trans_nodes; /* nodes one transaction touches */
+	unsigned int trans_nodes;	   /* nodes one transaction touches */
 };
 
 struct xsd_hooks {
