@@ -12,14 +12,10 @@
  * supervisor and workers, signals, control socket, sandbox) is
  * common/daemon.c; the control plane is xenbus.c, the data path queue.c.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "blkback/blkback.h"
 #include "common/daemon.h"
@@ -96,49 +92,15 @@ static const struct xbus_driver *blkd_driver(void *arg, struct loop *ctl)
 /*
  * A worker about to drop to `user` (still root): the queues' journals
  * (xenbus.c: <run-dir>/journal/<kind>.<domid>.<devid>.q<i>) are created and
- * reopened by the worker after the drop, so the user must reach run-dir
- * (0711: it still cannot list it or use the root-only control sockets),
- * own the journal directory, and own this guest's journals a root worker
- * may have left. Other guests' journals are left to their own workers.
+ * reopened by the worker after the drop: handed over to the user.
  */
 static int blkd_pre_sandbox(void *arg, unsigned int domid)
 {
 	struct blkd_conf *c = arg;
-	char dir[PATH_MAX], path[PATH_MAX * 2], tail[32];
-	struct dirent *de;
-	uid_t uid;
-	gid_t gid;
-	DIR *d;
-	int rc;
 
 	if (!c->d.user[0])
 		return 0;
-	rc = sandbox_user_lookup(c->d.user, &uid, &gid);
-	if (rc)
-		return rc;
-	snprintf(dir, sizeof(dir), "%s/journal", c->d.run_dir);
-	mkdir(c->d.run_dir, 0700);
-	mkdir(dir, 0700);
-	if (chmod(c->d.run_dir, 0711) || chown(dir, uid, gid))
-		return -errno;
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	snprintf(tail, sizeof(tail), ".%u.", domid);
-	while ((de = readdir(d))) {
-		const char *dot = strchr(de->d_name, '.');
-
-		if (!dot || strncmp(dot, tail, strlen(tail)))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		/* O_NOFOLLOW's twin: never chown through a link. */
-		if (lchown(path, uid, gid) && errno != ENOENT) {
-			rc = -errno;
-			break;
-		}
-	}
-	closedir(d);
-	return rc;
+	return sandbox_hand_over(c->d.run_dir, "journal", c->d.user, domid);
 }
 
 static void blkd_describe(const void *arg, char *buf, size_t len)

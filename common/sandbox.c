@@ -12,15 +12,18 @@
  */
 #include "common/sandbox.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -28,6 +31,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 /* Linux's uapi evtchn.h / gntdev.h use the Xen public types. */
 #include <xen/xen.h>
@@ -300,6 +304,44 @@ int sandbox_user_lookup(const char *user, uid_t *uid, gid_t *gid)
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	return 0;
+}
+
+int sandbox_hand_over(const char *run_dir, const char *sub, const char *user,
+		      unsigned int domid)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2], tail[32];
+	struct dirent *de;
+	uid_t uid;
+	gid_t gid;
+	DIR *d;
+	int rc;
+
+	rc = sandbox_user_lookup(user, &uid, &gid);
+	if (rc)
+		return rc;
+	snprintf(dir, sizeof(dir), "%s/%s", run_dir, sub);
+	mkdir(run_dir, 0700);
+	mkdir(dir, 0700);
+	if (chmod(run_dir, 0711) || chown(dir, uid, gid))
+		return -errno;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	snprintf(tail, sizeof(tail), ".%u.", domid);
+	while ((de = readdir(d))) {
+		const char *dot = strchr(de->d_name, '.');
+
+		if (!dot || strncmp(dot, tail, strlen(tail)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		/* O_NOFOLLOW's twin: never chown through a link. */
+		if (lchown(path, uid, gid) && errno != ENOENT) {
+			rc = -errno;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
 }
 
 /* This thread's permitted and effective capabilities: @caps, no more. */

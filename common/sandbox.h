@@ -65,6 +65,18 @@ int sandbox_restrict_xen(unsigned int domid);
 int sandbox_user_lookup(const char *user, uid_t *uid, gid_t *gid);
 
 /*
+ * Before a worker drops to @user (still root): <@run_dir>/<@sub> is where
+ * it keeps what outlives it (blkbackd's journals, netbackd's vif state) and
+ * writes after the drop. @run_dir is made traversable (0711: the user still
+ * cannot list it or use the root-only control sockets), <@sub> the user's,
+ * and so are the files in it of guest @domid (named <kind>.<domid>.<...>)
+ * a root worker may have left, never through a link; other guests' files
+ * are left to their own workers. 0/-errno.
+ */
+int sandbox_hand_over(const char *run_dir, const char *sub, const char *user,
+		      unsigned int domid);
+
+/*
  * Become @user (its groups from /etc/group, its gid, its uid) for good:
  * fails with -EPERM if the process could regain root afterwards. Drops every
  * capability with it but those in @keep (bits 1 << CAP_*, e.g. netbackd's

@@ -14,18 +14,13 @@
  * common/daemon.c; the control plane is xenbus.c, the data path netq.c,
  * tx.c and rx.c, the host side port_tap.c.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/sockios.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/daemon.h"
 #include "netback/netback.h"
@@ -131,45 +126,8 @@ static const unsigned long netd_ioctls[] = {
 /*
  * A worker about to drop to `user` (still root): what xenbus.c keeps for a
  * successor (<run-dir>/vif/<kind>.<domid>.<devid>.ctrl) is written by the
- * worker after the drop, so the user must reach run-dir (0711), own vif/,
- * and own this guest's files a root worker may have left.
+ * worker after the drop: handed over to the user.
  */
-static int netd_own_state(const struct netd_conf *c, unsigned int domid)
-{
-	char dir[PATH_MAX], path[PATH_MAX * 2], tail[32];
-	struct dirent *de;
-	uid_t uid;
-	gid_t gid;
-	DIR *d;
-	int rc;
-
-	rc = sandbox_user_lookup(c->d.user, &uid, &gid);
-	if (rc)
-		return rc;
-	snprintf(dir, sizeof(dir), "%s/vif", c->d.run_dir);
-	mkdir(c->d.run_dir, 0700);
-	mkdir(dir, 0700);
-	if (chmod(c->d.run_dir, 0711) || chown(dir, uid, gid))
-		return -errno;
-	d = opendir(dir);
-	if (!d)
-		return -errno;
-	snprintf(tail, sizeof(tail), ".%u.", domid);
-	while ((de = readdir(d))) {
-		const char *dot = strchr(de->d_name, '.');
-
-		if (!dot || strncmp(dot, tail, strlen(tail)))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (chown(path, uid, gid) && errno != ENOENT) {
-			rc = -errno;
-			break;
-		}
-	}
-	closedir(d);
-	return rc;
-}
-
 static int netd_presandbox(void *arg, unsigned int domid)
 {
 	struct netd_conf *c = arg;
@@ -177,7 +135,7 @@ static int netd_presandbox(void *arg, unsigned int domid)
 	int rc;
 
 	if (c->d.user[0]) {
-		rc = netd_own_state(c, domid);
+		rc = sandbox_hand_over(c->d.run_dir, "vif", c->d.user, domid);
 		if (rc)
 			return rc;
 	}

@@ -60,8 +60,6 @@ static void attack(struct netfront *nf, const char *cmd, char *reply,
 
 int main(void)
 {
-	static const char *const sets[] = { "max-queues=4", NULL };
-	struct netfront_cfg cfg;
 	struct nhash_tally t;
 	unsigned int frames;
 	const char *r, *st;
@@ -76,12 +74,7 @@ int main(void)
 		      "Toeplitz differs from RSS vector %d", i);
 	}
 	net_require();
-	netfront_cfg_init(&cfg);
-	cfg.queues = NHASH_QUEUES;
-	cfg.ctrl_ring = true;
-	nh_start(&h, attack, &cfg, sets);
-	r = nh_ask(&h, "setup");
-	CHECK(!strcmp(r, "ok"), "control ring setup: %s", r);
+	nhash_start(&h, attack);
 
 	frames = nhash_inject(&h, EXTRA_FLOWS, EXTRA_FLOWS6, true);
 	r = nh_ask(&h, "recv %u", frames);

@@ -47,26 +47,6 @@ static pid_t nobody_worker(struct net_scen *s, uid_t uid, pid_t not )
 	return 0;
 }
 
-static void traffic_ok(struct net_scen *s, struct net_guest *g,
-		       const char *when)
-{
-	int n = 0;
-	int64_t got;
-
-	for (int i = 0; i < 20 && n == 0; i++)
-		n = net_ping(g->pid, HOST_IP, 1, 56, 500);
-	CHECK(n == 1 && net_ping(s->daemon, GUEST_IP, 3, 56, 2000) == 3,
-	      "%s: pings lost", when);
-	for (int rev = 0; rev < 2; rev++) {
-		got = net_tcp_transfer(s->daemon, g->pid, HOST_IP, 7200 + rev,
-				       XFER_BYTES, rev);
-		CHECK(got == (int64_t)XFER_BYTES,
-		      "%s: exact transfer %s: %lld of %llu bytes", when,
-		      rev ? "host -> guest" : "guest -> host", (long long)got,
-		      XFER_BYTES);
-	}
-}
-
 int main(void)
 {
 	struct passwd *pw = getpwnam("nobody");
@@ -113,14 +93,16 @@ int main(void)
 	CHECK(net_wait_value(&s, "/local/domain/0/backend/vif/1/1/state", "4",
 			     10000) == 0,
 	      "vif 1/1 added after the drop is not Connected");
-	traffic_ok(&s, &g, "vif added after the drop");
+	net_traffic_ok(&s, &g, GUEST_IP, HOST_IP, 7200, XFER_BYTES,
+		       "vif added after the drop");
 
 	CHECK(kill(w, SIGKILL) == 0, "kill %d", (int)w);
 	w2 = nobody_worker(&s, pw->pw_uid, w);
 	CHECK(simenv_status_has(w2, "CapEff", CAP_NET_ADMIN_ONLY),
 	      "restarted worker %d: capabilities other than CAP_NET_ADMIN",
 	      (int)w2);
-	traffic_ok(&s, &g, "after the worker was killed");
+	net_traffic_ok(&s, &g, GUEST_IP, HOST_IP, 7200, XFER_BYTES,
+		       "after the worker was killed");
 
 	CHECK(net_guest_stop(&g) == 0, "the guest failed");
 	return net_pass(&s);

@@ -45,8 +45,6 @@ static void flows_steered(struct nh *h, const char *when)
 
 int main(void)
 {
-	static const char *const sets[] = { "max-queues=4", NULL };
-	struct netfront_cfg cfg;
 	struct nhash_tally t;
 	unsigned int frames;
 	pid_t w, w2 = 0;
@@ -55,12 +53,7 @@ int main(void)
 
 	net_require();
 	setenv("NET_WORKERS", "1", 1);
-	netfront_cfg_init(&cfg);
-	cfg.queues = NHASH_QUEUES;
-	cfg.ctrl_ring = true;
-	nh_start(&h, attack, &cfg, sets);
-	r = nh_ask(&h, "setup");
-	CHECK(!strcmp(r, "ok"), "control ring setup: %s", r);
+	nhash_start(&h, attack);
 	flows_steered(&h, "before");
 
 	w = simenv_worker_pid(h.s.daemon, "netbackd", NH_HOSTILE);

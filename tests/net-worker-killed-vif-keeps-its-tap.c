@@ -38,29 +38,6 @@ static void host_side(struct net_scen *s, const char *ifindex, const char *when)
 	      "%s: the host's address is gone from vif1.0: '%s'", when, out);
 }
 
-static void traffic_ok(struct net_scen *s, struct net_guest *g,
-		       const char *when)
-{
-	int n = 0;
-	int64_t got;
-
-	/* The successor needs a moment to take the rings back. */
-	for (int i = 0; i < 20 && n == 0; i++)
-		n = net_ping(g->pid, HOST_IP, 1, 56, 500);
-	CHECK(n == 1, "%s: no ping reply within 10 s", when);
-	CHECK(net_ping(g->pid, HOST_IP, 5, 56, 2000) == 5 &&
-		      net_ping(s->daemon, GUEST_IP, 5, 56, 2000) == 5,
-	      "%s: pings lost", when);
-	for (int rev = 0; rev < 2; rev++) {
-		got = net_tcp_transfer(s->daemon, g->pid, HOST_IP, 7100 + rev,
-				       XFER_BYTES, rev);
-		CHECK(got == (int64_t)XFER_BYTES,
-		      "%s: exact transfer %s: %lld of %llu bytes", when,
-		      rev ? "host -> guest" : "guest -> host", (long long)got,
-		      XFER_BYTES);
-	}
-}
-
 int main(void)
 {
 	struct net_guest_cfg c;
@@ -81,7 +58,7 @@ int main(void)
 	CHECK(net_wait_value(&s, "/local/domain/0/backend/vif/1/0/state", "4",
 			     10000) == 0,
 	      "backend not Connected");
-	traffic_ok(&s, &g, "before");
+	net_traffic_ok(&s, &g, GUEST_IP, HOST_IP, 7100, XFER_BYTES, "before");
 	CHECK(net_ns_sh(s.daemon, ifindex, sizeof(ifindex),
 			"ip -o link show dev vif1.0 | cut -d: -f1") == 0,
 	      "no vif1.0");
@@ -95,7 +72,8 @@ int main(void)
 	}
 	CHECK(w2 > 0 && w2 != w, "the worker was not restarted");
 	host_side(&s, ifindex, "after the worker was killed");
-	traffic_ok(&s, &g, "after the worker was killed");
+	net_traffic_ok(&s, &g, GUEST_IP, HOST_IP, 7100, XFER_BYTES,
+		       "after the worker was killed");
 	host_side(&s, ifindex, "after traffic");
 
 	CHECK(net_guest_stop(&g) == 0, "the guest failed");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/check.h"
 #include "netback/hash.h"
 
 #define IP4_ADDR(a, b, c, d)                                                   \
@@ -168,6 +169,20 @@ int nhash_attack(struct netfront *nf, const char *cmd, char *reply, size_t len)
 		 ta.t.perq[1], ta.t.perq[2], ta.t.perq[3],
 		 netfront_violations(nf, NULL, 0), ta.why);
 	return 1;
+}
+
+void nhash_start(struct nh *h, nh_attack_fn attack)
+{
+	static const char *const sets[] = { "max-queues=4", NULL };
+	struct netfront_cfg cfg;
+	const char *r;
+
+	netfront_cfg_init(&cfg);
+	cfg.queues = NHASH_QUEUES;
+	cfg.ctrl_ring = true;
+	nh_start(h, attack, &cfg, sets);
+	r = nh_ask(h, "setup");
+	CHECK(!strcmp(r, "ok"), "control ring setup: %s", r);
 }
 
 int nhash_parse(const char *reply, struct nhash_tally *t)

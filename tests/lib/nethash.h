@@ -42,6 +42,14 @@ struct nhash_tally {
 	unsigned long viol; /* netif violations the guest saw */
 };
 
+/*
+ * nh_start (lib/nethostile.h) with max-queues=4 and a hostile guest of
+ * NHASH_QUEUES queues with a control ring, running @attack (which must
+ * pass the commands above to nhash_attack); then its hashing set up.
+ * CHECKs.
+ */
+void nhash_start(struct nh *h, nh_attack_fn attack);
+
 /* Parse a "recv" reply. 0, or -1 if it is not one. */
 int nhash_parse(const char *reply, struct nhash_tally *t);
 

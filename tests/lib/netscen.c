@@ -827,3 +827,26 @@ int net_pass(struct net_scen *s)
 	s->passed = net_exit.passed = !getenv("NET_SHOW_LOG");
 	return TEST_PASS;
 }
+
+void net_traffic_ok(struct net_scen *s, struct net_guest *g,
+		    const char *guest_ip, const char *host_ip, int port,
+		    uint64_t bytes, const char *when)
+{
+	int64_t got;
+	int n = 0;
+
+	for (int i = 0; i < 20 && n == 0; i++)
+		n = net_ping(g->pid, host_ip, 1, 56, 500);
+	CHECK(n == 1, "%s: no ping reply within 10 s", when);
+	CHECK(net_ping(g->pid, host_ip, 5, 56, 2000) == 5 &&
+		      net_ping(s->daemon, guest_ip, 5, 56, 2000) == 5,
+	      "%s: pings lost", when);
+	for (int rev = 0; rev < 2; rev++) {
+		got = net_tcp_transfer(s->daemon, g->pid, host_ip, port + rev,
+				       bytes, rev);
+		CHECK(got == (int64_t)bytes,
+		      "%s: exact transfer %s: %lld of %llu bytes", when,
+		      rev ? "host -> guest" : "guest -> host", (long long)got,
+		      (unsigned long long)bytes);
+	}
+}

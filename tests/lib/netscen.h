@@ -148,6 +148,17 @@ int64_t net_tcp_transfer(pid_t server, pid_t client, const char *addr, int port,
 			 uint64_t bytes, bool reverse);
 
 /*
+ * After a change on the daemon's side (a worker killed, a vif added):
+ * guest @g at @guest_ip and the host namespace at @host_ip ping each other
+ * (the first reply waited for up to 10 s, while a successor takes the
+ * rings back; then 5 each way, none lost), and an exact TCP transfer of
+ * @bytes goes each way (ports @port and @port + 1). CHECKs, naming @when.
+ */
+void net_traffic_ok(struct net_scen *s, struct net_guest *g,
+		    const char *guest_ip, const char *host_ip, int port,
+		    uint64_t bytes, const char *when);
+
+/*
  * `netbackd --stats [--json]` against this instance's control sockets:
  * the output in @out, the exit status returned.
  */
