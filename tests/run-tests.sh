@@ -3,8 +3,10 @@
 #
 #   tests/run-tests.sh [NAME...]
 #
-# Runs every test program build/tests/<name> and every shell test
-# tests/<name>.sh (or only the NAMEs given), each under a timeout, and ends
+# Runs every test: the program build/tests/<name> of each tests/<name>.c
+# and every shell test tests/<name>.sh (or only the NAMEs given), each under
+# a timeout (a program left in the build by a test since removed is not
+# run), and ends
 # with "N passed, N failed, N skipped". Exit codes of a test: 0 pass, 77 skip,
 # anything else (timeout included) fail. A failing test's output is printed;
 # every test's output is kept in $BUILD/test-logs/<name>.log.
@@ -31,8 +33,8 @@ declare -a names=()
 if (($#)); then
 	names=("$@")
 else
-	for f in "$build"/tests/*; do
-		[[ -x $f && -f $f ]] && names+=("$(basename "$f")")
+	for f in "$src"/tests/*.c; do
+		[[ -f $f ]] && names+=("$(basename "$f" .c)")
 	done
 	for f in "$src"/tests/*.sh; do
 		[[ -f $f && $(basename "$f") != run-tests.sh ]] &&

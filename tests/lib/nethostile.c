@@ -207,6 +207,8 @@ void nh_start(struct nh *h, nh_attack_fn attack, const struct netfront_cfg *cfg,
 	CHECK(net_hear(h->from, line, sizeof(line), 30000) == 0 &&
 		      !strcmp(line, "ok"),
 	      "hostile guest: %s", line);
+	/* Frames the tests inject on vif1.0 need its carrier applied. */
+	net_wait_oper_up(&h->s, "vif1.0", 10000);
 }
 
 const char *nh_ask(struct nh *h, const char *fmt, ...)

@@ -850,3 +850,17 @@ void net_traffic_ok(struct net_scen *s, struct net_guest *g,
 		      (unsigned long long)bytes);
 	}
 }
+
+void net_wait_oper_up(struct net_scen *s, const char *ifname, unsigned int ms)
+{
+	char out[512] = "";
+
+	for (unsigned int t = 0; t <= ms; t += 20) {
+		if (!net_ns_sh(s->daemon, out, sizeof(out),
+			       "ip -o link show dev %s", ifname) &&
+		    strstr(out, " state UP "))
+			return;
+		usleep(20000);
+	}
+	CHECK(0, "%s not operationally up after %u ms: %s", ifname, ms, out);
+}

@@ -73,6 +73,14 @@ void net_hotplug(struct net_scen *s, unsigned int fe, unsigned int devid,
 void net_hotplug_ifname(struct net_scen *s, unsigned int fe, unsigned int devid,
 			const char *ifname, const char *cidr);
 
+/*
+ * Wait (at most @ms) until interface @ifname of the host namespace is up
+ * with its carrier taken into account: the kernel applies a carrier change
+ * later (linkwatch, up to a second, more under load), and until then the
+ * interface's queue discards what is sent to it. CHECKs.
+ */
+void net_wait_oper_up(struct net_scen *s, const char *ifname, unsigned int ms);
+
 /* Run a shell command in the network namespace of process @pid; its exit
  * status. @out (if not NULL) gets its stdout. */
 int net_ns_sh(pid_t pid, char *out, size_t outlen, const char *fmt, ...)
