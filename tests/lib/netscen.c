@@ -789,6 +789,92 @@ out:
 	return rc;
 }
 
+#define IPERF_PAIRS_MAX 8
+
+int net_iperf3_exact(pid_t sender, pid_t receiver, const char *addr,
+		     uint64_t bytes, int pairs, uint64_t *sent,
+		     uint64_t *received)
+{
+	const char *tmp = getenv("TMPDIR");
+	char srv[IPERF_PAIRS_MAX][PATH_MAX], cli[IPERF_PAIRS_MAX][PATH_MAX];
+	char cmd[IPERF_PAIRS_MAX * (PATH_MAX + 160)];
+	static int port = 5601;
+	pid_t sp[IPERF_PAIRS_MAX];
+	size_t off = 0;
+	int rc = 0, st, k, base;
+
+	CHECK(pairs >= 1 && pairs <= IPERF_PAIRS_MAX, "iperf3 pairs %d", pairs);
+	base = port;
+	port += pairs;
+	*sent = *received = 0;
+	for (k = 0; k < pairs; k++) {
+		snprintf(srv[k], sizeof(srv[k]),
+			 "%s/pvbk-iperfx-%d-%d-srv.json",
+			 tmp && *tmp ? tmp : "/tmp", (int)getpid(), base + k);
+		snprintf(cli[k], sizeof(cli[k]),
+			 "%s/pvbk-iperfx-%d-%d-cli.json",
+			 tmp && *tmp ? tmp : "/tmp", (int)getpid(), base + k);
+		fflush(NULL);
+		sp[k] = fork();
+		CHECK(sp[k] >= 0, "fork");
+		if (sp[k] == 0) {
+			net_exit.owner = 0;
+			snprintf(cmd, sizeof(cmd),
+				 "exec nsenter -t %d -n -- iperf3 -s -1 -p %d "
+				 "-J >%s 2>&1",
+				 (int)sender, base + k, srv[k]);
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+	}
+	/* Wait until each listens (LISTEN is state 0A in /proc/net/tcp). */
+	for (k = 0; k < pairs; k++) {
+		for (int i = 0; i < 100; i++) {
+			if (net_ns_sh(sender, NULL, 0,
+				      "grep -qiE \":%04X [0:]+ 0A\" "
+				      "/proc/net/tcp /proc/net/tcp6",
+				      base + k) == 0)
+				break;
+			usleep(50000);
+		}
+	}
+	/* The clients at once; the shell fails if one of them does. */
+	for (k = 0; k < pairs; k++)
+		off += (size_t)snprintf(
+			cmd + off, sizeof(cmd) - off,
+			"iperf3 -c %s -p %d -R -n %llu -b 0/1000 "
+			"-J >%s 2>&1 & p%d=$!; ",
+			addr, base + k, (unsigned long long)bytes, cli[k], k);
+	off += (size_t)snprintf(cmd + off, sizeof(cmd) - off, "rc=0; ");
+	for (k = 0; k < pairs; k++)
+		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
+					"wait $p%d || rc=1; ", k);
+	snprintf(cmd + off, sizeof(cmd) - off, "exit $rc");
+	st = net_ns_sh(receiver, NULL, 0, "%s", cmd);
+	for (k = 0; k < pairs; k++) {
+		uint64_t s = 0, r = 0;
+
+		if (simenv_wait(sp[k]) != 0 || st != 0 ||
+		    json_bytes(srv[k], "sum_sent", &s) ||
+		    json_bytes(cli[k], "sum_received", &r)) {
+			fprintf(stderr, "iperf3 pair %d failed (clients %d)\n",
+				k, st);
+			snprintf(
+				cmd, sizeof(cmd),
+				"tail -n 30 %s %s | sed 's/^/    iperf3: /' >&2",
+				cli[k], srv[k]);
+			if (system(cmd) != 0)
+				fprintf(stderr, "(no iperf3 output)\n");
+			rc = -1;
+		}
+		*sent += s;
+		*received += r;
+		unlink(srv[k]);
+		unlink(cli[k]);
+	}
+	return rc;
+}
+
 int net_stats(struct net_scen *s, int json, char *out, size_t outlen)
 {
 	char cmd[PATH_MAX * 2 + 64];

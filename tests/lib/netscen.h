@@ -144,6 +144,24 @@ int net_iperf3(pid_t server, pid_t client, const char *addr, int secs,
 	       int streams, bool reverse, uint64_t *sent, uint64_t *received);
 
 /*
+ * iperf3 runs whose two ends count the same bytes: @pairs iperf3 servers
+ * in the namespace of @sender (at @addr) each send @bytes (a whole number
+ * of iperf3's 128 KiB blocks, below 2 GiB) to their own client in the
+ * namespace of @receiver, all at once, one flow each. The sender is the
+ * server of a reverse (-R) run: in forward runs iperf3's receiver stops
+ * counting when the client's "test end" arrives, with data still in
+ * flight (esnet/iperf#382); and `-b 0/1000` (no rate limit, bursts of
+ * 1000 writes) keeps the server from writing one block past @bytes, which
+ * 3.12 can do when its end falls on the next-to-last write of a burst of
+ * 10. Fills the bytes the senders counted (the servers' end.sum_sent) and
+ * those the receivers counted (the clients' end.sum_received). 0, or -1 if
+ * a run failed (output printed).
+ */
+int net_iperf3_exact(pid_t sender, pid_t receiver, const char *addr,
+		     uint64_t bytes, int pairs, uint64_t *sent,
+		     uint64_t *received);
+
+/*
  * net_tcp_transfer - one TCP connection from the namespace of @client to
  * a listener in the namespace of @server at @addr:@port (IPv4 or IPv6),
  * carrying @bytes
