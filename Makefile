@@ -294,3 +294,27 @@ clean:
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- install
+# The daemons as Dom0 services: binaries, xl hotplug scripts, systemd units,
+# and the configuration files unless some are there already.
+#   make install [DESTDIR=/staging] [PREFIX=/usr]
+PREFIX ?= /usr
+install: $(BLKBACKD) $(NETBACKD)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/xen/scripts \
+		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/pvback \
+		$(DESTDIR)$(PREFIX)/share/doc/pvback
+	install -m 0755 $(BLKBACKD) $(NETBACKD) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 scripts/hotplug/pvback-block scripts/hotplug/pvback-vif \
+		$(DESTDIR)/etc/xen/scripts/
+	sed 's|/usr/sbin/|$(PREFIX)/sbin/|' scripts/systemd/blkbackd.service \
+		>$(DESTDIR)/lib/systemd/system/blkbackd.service
+	sed 's|/usr/sbin/|$(PREFIX)/sbin/|' scripts/systemd/netbackd.service \
+		>$(DESTDIR)/lib/systemd/system/netbackd.service
+	for c in blkbackd netbackd; do \
+		[ -e $(DESTDIR)/etc/pvback/$$c.conf ] || \
+			install -m 0644 scripts/conf/$$c.conf $(DESTDIR)/etc/pvback/; \
+	done
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/pvback/
+
+.PHONY: install
