@@ -189,6 +189,8 @@ struct blkq_stats {
 	uint64_t events;	 /* event-channel wakeups handled */
 	uint64_t events_idle;	 /* ...that found no new request */
 	uint64_t storm_backoffs; /* times the port was left masked */
+	uint64_t direct_ios;	 /* READs/WRITEs done on persistent-granted
+				  * pages, without a copy */
 };
 
 struct blkq_cfg {

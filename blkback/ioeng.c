@@ -105,7 +105,7 @@ void ioeng_drain(int efd)
 int ioeng_run_sync(struct ioeng_slots *t, unsigned int s, int fd, int is_blkdev)
 {
 	struct ioeng_slot *sl = &t->slot[s];
-	const struct ioeng_io *io = &sl->io;
+	struct ioeng_io *io = &sl->io;
 
 	switch (io->op) {
 	case IOENG_READ:
@@ -121,8 +121,17 @@ int ioeng_run_sync(struct ioeng_slots *t, unsigned int s, int fd, int is_blkdev)
 		char *p = (char *)io->buf + sl->done;
 		size_t left = io->len - sl->done;
 		off_t off = (off_t)(io->off + sl->done);
-		ssize_t r = io->op == IOENG_READ ? pread(fd, p, left, off)
+		ssize_t r;
+
+		if (io->niov) {
+			ioeng_iov_seek(sl);
+			r = io->op == IOENG_READ
+				    ? preadv(fd, io->iov, (int)io->niov, off)
+				    : pwritev(fd, io->iov, (int)io->niov, off);
+		} else {
+			r = io->op == IOENG_READ ? pread(fd, p, left, off)
 						 : pwrite(fd, p, left, off);
+		}
 
 		if (r < 0 && errno == EINTR)
 			continue;

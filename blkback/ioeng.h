@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 enum ioeng_op {
 	IOENG_READ = 0,	      /* buf <- [off, off + len) */
@@ -42,11 +43,21 @@ struct ioeng_cfg {
 	size_t buf_len;
 };
 
+#define IOENG_IOV_MAX 1024 /* Linux's UIO_MAXIOV */
+
 struct ioeng_io {
 	uint8_t op;   /* enum ioeng_op */
 	uint64_t len; /* bytes; READ/WRITE at most 4 GiB - 1 */
 	uint64_t off; /* byte offset in the store */
-	void *buf;    /* READ/WRITE: inside cfg.buf */
+	void *buf;    /* READ/WRITE: inside cfg.buf, unless niov */
+	/*
+	 * READ/WRITE on memory outside the arena (the pages of persistent
+	 * grants): @niov (at most IOENG_IOV_MAX) buffers adding up to @len, the
+	 * caller's until the completion is reaped; the engine may rewrite
+	 * them meanwhile (a short transfer continues from where it stopped).
+	 */
+	struct iovec *iov;
+	unsigned int niov;
 	uint64_t tag; /* handed back with the completion */
 };
 
@@ -143,8 +154,9 @@ enum ioeng_slot_state {
 
 struct ioeng_slot {
 	struct ioeng_io io;
-	uint32_t done; /* READ/WRITE: bytes transferred so far */
-	int res;       /* IOENG_SLOT_DONE: what ->reap() hands back */
+	uint32_t done;	   /* READ/WRITE: bytes transferred so far */
+	uint32_t iov_done; /* ...of which io.iov was advanced past */
+	int res;	   /* IOENG_SLOT_DONE: what ->reap() hands back */
 	enum ioeng_slot_state state;
 };
 
@@ -211,6 +223,30 @@ int ioeng_run_sync(struct ioeng_slots *t, unsigned int s, int fd,
 		   int is_blkdev);
 
 /*
+ * A vectored READ/WRITE (io.niov) resumed after a short transfer: advance
+ * io.iov in place past what is done, so that it describes what remains.
+ */
+static inline void ioeng_iov_seek(struct ioeng_slot *sl)
+{
+	uint32_t skip = sl->done - sl->iov_done;
+
+	while (skip && sl->io.niov) {
+		struct iovec *v = sl->io.iov;
+
+		if (skip >= v->iov_len) {
+			skip -= (uint32_t)v->iov_len;
+			sl->io.iov++;
+			sl->io.niov--;
+		} else {
+			v->iov_base = (char *)v->iov_base + skip;
+			v->iov_len -= skip;
+			skip = 0;
+		}
+	}
+	sl->iov_done = sl->done;
+}
+
+/*
  * Take a free slot for a copy of @io, ->queue()'s first half. Returns the
  * slot's index, -EINVAL when @io->op is no enum ioeng_op, or -EBUSY when
  * all depth slots are in use. The slot is on no list until
@@ -222,7 +258,8 @@ static inline int ioeng_slot_alloc(struct ioeng_slots *t,
 	struct ioeng_slot *sl;
 	unsigned int s;
 
-	if (io->op > IOENG_SECDISCARD)
+	if (io->op > IOENG_SECDISCARD || io->niov > IOENG_IOV_MAX ||
+	    (io->niov && !io->iov))
 		return -EINVAL;
 	if (!t->nfree)
 		return -EBUSY;
@@ -230,6 +267,7 @@ static inline int ioeng_slot_alloc(struct ioeng_slots *t,
 	sl = &t->slot[s];
 	sl->io = *io;
 	sl->done = 0;
+	sl->iov_done = 0;
 	sl->res = 0;
 	return (int)s;
 }

@@ -73,12 +73,20 @@ static struct iocb *aio_prep(struct aio_eng *a, unsigned int s)
 	size_t len = io->len - sl->done;
 	long long off = (long long)(io->off + sl->done);
 
+	if (io->niov)
+		ioeng_iov_seek(sl);
 	switch (io->op) {
 	case IOENG_READ:
-		io_prep_pread(cb, a->fd, p, len, off);
+		if (io->niov)
+			io_prep_preadv(cb, a->fd, io->iov, (int)io->niov, off);
+		else
+			io_prep_pread(cb, a->fd, p, len, off);
 		break;
 	case IOENG_WRITE:
-		io_prep_pwrite(cb, a->fd, p, len, off);
+		if (io->niov)
+			io_prep_pwritev(cb, a->fd, io->iov, (int)io->niov, off);
+		else
+			io_prep_pwrite(cb, a->fd, p, len, off);
 		break;
 	default: /* FLUSH; the other operations are synchronous */
 		io_prep_fdsync(cb, a->fd);

@@ -164,7 +164,7 @@ static int ur_in_arena(const struct uring_eng *u, const struct ioeng_io *io)
 static void ur_prep(struct uring_eng *u, unsigned int s,
 		    struct io_uring_sqe *sqe)
 {
-	const struct ioeng_slot *sl = &u->sl.slot[s];
+	struct ioeng_slot *sl = &u->sl.slot[s];
 	const struct ioeng_io *io = &sl->io;
 	char *p = (char *)io->buf + sl->done;
 	unsigned int len = io->len - sl->done;
@@ -173,18 +173,26 @@ static void ur_prep(struct uring_eng *u, unsigned int s,
 	 * The arena holds every buffer by contract; checking costs two
 	 * compares and turns a queue bug into a slower I/O, not an -EFAULT.
 	 */
-	int fixed = u->fixed_buf && ur_in_arena(u, io);
+	int fixed = u->fixed_buf && !io->niov && ur_in_arena(u, io);
 
+	if (io->niov)
+		ioeng_iov_seek(sl);
 	switch (io->op) {
 	case IOENG_READ:
-		if (fixed)
+		if (io->niov)
+			io_uring_prep_readv(sqe, u->sqe_fd, io->iov, io->niov,
+					    off);
+		else if (fixed)
 			io_uring_prep_read_fixed(sqe, u->sqe_fd, p, len, off,
 						 0);
 		else
 			io_uring_prep_read(sqe, u->sqe_fd, p, len, off);
 		break;
 	case IOENG_WRITE:
-		if (fixed)
+		if (io->niov)
+			io_uring_prep_writev(sqe, u->sqe_fd, io->iov, io->niov,
+					     off);
+		else if (fixed)
 			io_uring_prep_write_fixed(sqe, u->sqe_fd, p, len, off,
 						  0);
 		else

@@ -128,7 +128,7 @@ static void blkd_dump_stats(void *arg, FILE *out, int json)
  * RWF_NOWAIT): see blkback/ioeng_uring.c.
  */
 static const char *const blkd_syscalls[] = {
-	"pread64", "pwrite64", "preadv2", "fstatfs", NULL,
+	"pread64", "pwrite64", "preadv2", "preadv", "pwritev", "fstatfs", NULL,
 };
 
 static const struct daemon_def blkd_def = {

@@ -73,8 +73,10 @@ struct blkq_slot {
 	uint32_t apage;		 /* first arena page */
 	uint32_t npages;	 /* arena pages held (0: none) */
 	uint32_t ipage;		 /* scratch page of its indirect pages */
+	struct iovec *iov;	 /* q->iovs + index * max_segs, or NULL */
 	uint8_t stage;
 	uint8_t copy_failed;
+	uint8_t direct; /* READ/WRITE on the mapped pages (try_direct) */
 	int16_t status;
 	uint64_t t0; /* ns, for the latency histogram */
 };
@@ -138,6 +140,8 @@ struct blkq {
 	unsigned int nslots;
 	unsigned int max_segs;
 	struct blkreq_seg *segs;
+	struct iovec *iovs; /* with persistent grants: for try_direct */
+	unsigned int direct_inflight; /* I/Os on mapped pages: no purge */
 
 	/* Per sweep */
 	struct ring_blkif_req reqs[BLKQ_BATCH];
@@ -284,6 +288,9 @@ static void slot_answer(struct blkq *q, struct blkq_slot *s, int16_t status,
 	if (s->npages)
 		arena_free(q, s->apage, s->npages);
 	s->npages = 0;
+	if (s->direct)
+		q->direct_inflight--;
+	s->direct = 0;
 	/* The slot itself (and its journal entry) is free once published. */
 	q->st.inflight--;
 }
@@ -440,11 +447,50 @@ static void pg_age(struct loop_timer *t)
 		(struct blkq *)((char *)t - offsetof(struct blkq, pg_timer));
 	uint64_t now = now_ns();
 
-	if (now > q->pg_timeout_ns)
+	/* Not under an I/O on mapped pages: it may have been set up before
+	 * the timeout (storage that hangs), and its pages must stay. */
+	if (now > q->pg_timeout_ns && !q->direct_inflight)
 		pg_purge(q, now - q->pg_timeout_ns);
 }
 
 /* Guest segments <-> the slot's packed bounce buffer. */
+/*
+ * With persistent grants, a READ or WRITE whose pages are all mapped (or
+ * can be) is done on them: the engine reads into and writes from the
+ * guest's pages, with no copy through the bounce arena, as Linux blkback
+ * hands the mapped pages to the block layer. The guest changing a page
+ * under a WRITE changes only what its own disk gets. Each segment must
+ * suit the store's O_DIRECT alignment (its logical block size). 1 if so,
+ * and the slot's arena pages are given back; 0: the copy path.
+ */
+static int try_direct(struct blkq *q, struct blkq_slot *s)
+{
+	unsigned int lbs = q->store->sector_size ? q->store->sector_size
+						 : BLK_SECTOR;
+
+	if (!q->iovs || s->p.kind != BLKREQ_RW || !s->p.nr_segs)
+		return 0;
+	for (unsigned int i = 0; i < s->p.nr_segs; i++) {
+		const struct blkreq_seg *g = &s->segs[i];
+		unsigned char *m;
+
+		if (g->off % lbs || g->len % lbs)
+			return 0;
+		m = pg_get(q, g->gref);
+		if (!m)
+			return 0;
+		s->iov[i] = (struct iovec){ .iov_base = m + g->off,
+					    .iov_len = g->len };
+	}
+	if (s->npages)
+		arena_free(q, s->apage, s->npages);
+	s->npages = 0;
+	s->direct = 1;
+	q->direct_inflight++;
+	q->st.direct_ios++;
+	return 1;
+}
+
 static void gcopy_data(struct blkq *q, struct blkq_slot *s, int to_guest)
 {
 	unsigned char *buf = slot_buf(q, s);
@@ -473,8 +519,13 @@ static void stage_io(struct blkq *q, struct blkq_slot *s, uint8_t op)
 		.op = op,
 		.len = s->p.len,
 		.off = s->p.off,
-		.buf = (op == IOENG_READ || op == IOENG_WRITE) ? slot_buf(q, s)
-							       : NULL,
+		.buf = (op == IOENG_READ || op == IOENG_WRITE) && !s->direct
+			       ? slot_buf(q, s)
+			       : NULL,
+		.iov = s->direct ? s->iov : NULL,
+		.niov = s->direct && (op == IOENG_READ || op == IOENG_WRITE)
+				? s->p.nr_segs
+				: 0,
 		.tag = slot_index(q, s),
 	};
 	int rc = q->eng_ops->queue(q->eng, &io);
@@ -616,6 +667,7 @@ static void dispatch(struct blkq *q, unsigned int n)
 		s->t0 = q->clock_ns;
 		s->npages = 0;
 		s->copy_failed = 0;
+		s->direct = 0;
 		blkreq_plan(r, &q->lim, &s->p, s->segs);
 		if (s->p.kind == BLKREQ_FAIL) {
 			slot_answer(q, s, s->p.status, s->p.err);
@@ -689,10 +741,13 @@ static void dispatch(struct blkq *q, unsigned int n)
 		}
 	}
 
-	/* Write data into the arena, one call for the batch. */
+	/* Write data into the arena (or not at all: try_direct), one call
+	 * for the batch. */
 	for (unsigned int k = 0; k < nb; k++) {
-		if (batch[k] && batch[k]->p.write)
-			gcopy_data(q, batch[k], 0);
+		struct blkq_slot *s = batch[k];
+
+		if (s && !try_direct(q, s) && s->p.write)
+			gcopy_data(q, s, 0);
 	}
 	gcopy_run(q);
 
@@ -828,7 +883,7 @@ static int complete(struct blkq *q)
 			stage_io(q, s, IOENG_FLUSH);
 			continue;
 		}
-		if (s->p.kind == BLKREQ_RW && !s->p.write) {
+		if (s->p.kind == BLKREQ_RW && !s->p.write && !s->direct) {
 			s->copy_failed = 0;
 			gcopy_data(q, s, 1);
 			q->follow[nf++] = (uint32_t)q->done[i].tag;
@@ -960,6 +1015,7 @@ static void queue_free(struct blkq *q)
 	free(q->replay_idx);
 	free(q->replay_slot);
 	free(q->segs);
+	free(q->iovs);
 	free(q->gc);
 	free(q->gc_slot);
 	free(q);
@@ -981,15 +1037,19 @@ static int queue_alloc(struct blkq *q, const struct blkq_cfg *cfg)
 	q->replay_idx = calloc(n, sizeof(*q->replay_idx));
 	q->replay_slot = calloc(n, sizeof(*q->replay_slot));
 	q->segs = calloc((size_t)n * q->max_segs, sizeof(*q->segs));
+	if (q->persistent)
+		q->iovs = calloc((size_t)n * q->max_segs, sizeof(*q->iovs));
 	q->gc = calloc(BLKQ_GCOPY_MAX, sizeof(*q->gc));
 	q->gc_slot = calloc(BLKQ_GCOPY_MAX, sizeof(*q->gc_slot));
 	q->scratch = aligned_alloc(BLK_PAGE, ipages * BLK_PAGE);
 	if (!q->slots || !q->free || !q->rsps || !q->rsp_slots || !q->replay ||
 	    !q->replay_idx || !q->replay_slot || !q->segs || !q->gc ||
-	    !q->gc_slot || !q->scratch)
+	    !q->gc_slot || !q->scratch || (q->persistent && !q->iovs))
 		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++) {
 		q->slots[i].segs = q->segs + (size_t)i * q->max_segs;
+		q->slots[i].iov = q->iovs ? q->iovs + (size_t)i * q->max_segs
+					  : NULL;
 		q->free[i] = n - 1 - i;
 	}
 	q->nfree = n;

@@ -632,7 +632,7 @@ static void dump_queue_json(FILE *out, unsigned int i,
 		"%llu,\"submits\":%llu,\"notifies\":%llu,"
 		"\"persistent_maps\":%llu,\"persistent_hits\":%llu,"
 		"\"persistent_full\":%llu,\"events\":%llu,\"events_idle\":%llu,"
-		"\"storm_backoffs\":%llu}",
+		"\"storm_backoffs\":%llu,\"persistent_direct\":%llu}",
 		(unsigned long long)st->gcopy_calls,
 		(unsigned long long)st->gcopy_segs,
 		(unsigned long long)st->submits,
@@ -642,7 +642,8 @@ static void dump_queue_json(FILE *out, unsigned int i,
 		(unsigned long long)st->pgnt_full,
 		(unsigned long long)st->events,
 		(unsigned long long)st->events_idle,
-		(unsigned long long)st->storm_backoffs);
+		(unsigned long long)st->storm_backoffs,
+		(unsigned long long)st->direct_ios);
 }
 
 /* The latency below which @pct percent of the requests completed. */
