@@ -6,6 +6,8 @@
 #   make bench      benchmark programs under bench/ (figures, not tests)
 #   make fuzz       libFuzzer targets into build/fuzz/ (clang)
 #   make e2e        end-to-end tests on a real Xen in QEMU (tests/e2e; E2E=...)
+#   make bench-e2e  fio and iperf3 in a domU on that Xen: blkbackd/netbackd next to
+#                   the kernel backends and QEMU qdisk (bench/real-xen.sh)
 #   V=1             full command lines
 #   SANITIZE=1      ASan + UBSan build (into build-san/ unless BUILD is set)
 #
@@ -247,7 +249,16 @@ e2e:
 	$(Q)$(MAKE) --no-print-directory $(BLKBACKD) $(NETBACKD)
 	$(Q)BUILD=$(BUILD) tests/e2e/run.sh $(E2E)
 
-.PHONY: e2e
+# The same boot as `make e2e E2E="blk-compare net-compare"`, its figures as
+# one table with the ratios pvback/kernel and pvback/qdisk, saved in
+# bench/results/real-xen.md (BENCH_RUNS=N boots, medians; E2E_FIORT,
+# E2E_IPERFT: seconds per run). Figures only, never a test.
+bench-e2e:
+	$(Q)scripts/deps.sh --e2e
+	$(Q)$(MAKE) --no-print-directory $(BLKBACKD) $(NETBACKD)
+	$(Q)BUILD=$(BUILD) bench/real-xen.sh
+
+.PHONY: e2e bench-e2e
 
 # ---------------------------------------------------------------- rules
 $(BUILD)/obj/%.o: %.c

@@ -8,6 +8,7 @@
 # name:fio arguments (run for E2E_FIORT seconds each, default 8)
 WORKLOADS="write-1m-qd4:--rw=write,--bs=1m,--iodepth=4
 randread-4k-qd1:--rw=randread,--bs=4k,--iodepth=1
+randwrite-4k-qd1:--rw=randwrite,--bs=4k,--iodepth=1
 randread-4k-qd32:--rw=randread,--bs=4k,--iodepth=32
 randwrite-4k-qd32:--rw=randwrite,--bs=4k,--iodepth=32
 read-1m-qd4:--rw=read,--bs=1m,--iodepth=4
