@@ -46,6 +46,7 @@ struct blk_conf {
 	int persistent;		       /* offer feature-persistent */
 	unsigned int pg_max;	       /* persistent grants kept per queue */
 	unsigned int pg_timeout_s;     /* unused ones are unmapped after */
+	int pg_in_place;	       /* I/O on the mapped pages, no copy */
 	char run_dir[128];	       /* control sockets */
 	char log_level[16];
 };
@@ -207,6 +208,7 @@ struct blkq_cfg {
 	int persistent;		    /* map and keep the frontend's grants */
 	unsigned int pg_max;	    /* at most this many kept mapped */
 	unsigned int pg_timeout_ms; /* unused this long: unmapped */
+	int pg_in_place;	    /* READ/WRITE on the mapped pages */
 	size_t buffer_bytes;	    /* bounce arena */
 	/*
 	 * Called on @ctl (the control thread) when the frontend broke the

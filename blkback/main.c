@@ -50,6 +50,8 @@ static const struct cfg_key blk_keys[] = {
 	  "persistent grants kept mapped per queue" },
 	{ "persistent-timeout-s", CFG_UINT, BC(pg_timeout_s), 0, 1, 86400, NULL,
 	  "a persistent grant unused this long is unmapped" },
+	{ "persistent-in-place", CFG_BOOL, BC(pg_in_place), 0, 0, 0, NULL,
+	  "with persistent grants, do I/O on the mapped guest pages (no copy)" },
 	CFG_END,
 };
 
@@ -62,6 +64,7 @@ static struct blkd_conf conf = {
 		.persistent = 1,
 		.pg_max = 1056,
 		.pg_timeout_s = 60,
+		.pg_in_place = 1,
 	},
 };
 

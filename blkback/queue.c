@@ -1037,14 +1037,15 @@ static int queue_alloc(struct blkq *q, const struct blkq_cfg *cfg)
 	q->replay_idx = calloc(n, sizeof(*q->replay_idx));
 	q->replay_slot = calloc(n, sizeof(*q->replay_slot));
 	q->segs = calloc((size_t)n * q->max_segs, sizeof(*q->segs));
-	if (q->persistent)
+	if (q->persistent && cfg->pg_in_place)
 		q->iovs = calloc((size_t)n * q->max_segs, sizeof(*q->iovs));
 	q->gc = calloc(BLKQ_GCOPY_MAX, sizeof(*q->gc));
 	q->gc_slot = calloc(BLKQ_GCOPY_MAX, sizeof(*q->gc_slot));
 	q->scratch = aligned_alloc(BLK_PAGE, ipages * BLK_PAGE);
 	if (!q->slots || !q->free || !q->rsps || !q->rsp_slots || !q->replay ||
 	    !q->replay_idx || !q->replay_slot || !q->segs || !q->gc ||
-	    !q->gc_slot || !q->scratch || (q->persistent && !q->iovs))
+	    !q->gc_slot || !q->scratch ||
+	    (q->persistent && cfg->pg_in_place && !q->iovs))
 		return -ENOMEM;
 	for (unsigned int i = 0; i < n; i++) {
 		q->slots[i].segs = q->segs + (size_t)i * q->max_segs;
