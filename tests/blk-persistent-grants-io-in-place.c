@@ -71,8 +71,10 @@ int main(void)
 	st = hostile_stats(&h);
 	direct = simenv_stat_value(st, "vbd/1/51712", "persistent_direct");
 	segs = simenv_stat_value(st, "vbd/1/51712", "grant_copy_segments");
-	fprintf(stderr, "persistent grants: %lld I/Os in place, %lld grant "
-		"copy segments\n", direct, segs);
+	fprintf(stderr,
+		"persistent grants: %lld I/Os in place, %lld grant "
+		"copy segments\n",
+		direct, segs);
 	CHECK(direct == 2 * NIO, "%lld of %d I/Os done in place", direct,
 	      2 * NIO);
 	CHECK(segs == 0, "%lld grant copy segments with persistent grants",
@@ -81,8 +83,8 @@ int main(void)
 	persistent = 0;
 	hostile_guest(&h, guest, &persistent);
 	for (unsigned int i = 0; i < NIO; i++)
-		hostile_expect_file(img, io_sector(i) * 512, io_len(i),
-				    i + 101, "a write through copies");
+		hostile_expect_file(img, io_sector(i) * 512, io_len(i), i + 101,
+				    "a write through copies");
 	st = hostile_stats(&h);
 	CHECK(simenv_stat_value(st, "vbd/1/51712", "persistent_direct") ==
 		      2 * NIO,
