@@ -17,7 +17,12 @@
 # run; default the scenarios' budgets + 300), E2E_FIORT (seconds per fio
 # run in blk-compare), E2E_IPERFT (seconds per iperf3 run in the net-*
 # scenarios), E2E_MEM (MiB, 4096),
-# E2E_SMP (2), E2E_ACCEL (tcg,thread=multi), E2E_CPU (qemu64,+svm,+npt).
+# E2E_SMP (2), E2E_ACCEL (tcg,thread=multi), E2E_CPU (qemu64,+svm,+npt),
+# E2E_QEMU (the QEMU binary, qemu-system-x86_64), E2E_QEMU_DATA (its
+# firmware and option ROM directories, colon-separated, each passed as -L;
+# for a QEMU unpacked outside /usr, see README.md), E2E_XENARGS (added
+# to Xen's command line, e.g. "hap_1gb=0 hap_2mb=0"), E2E_TSC (the guests'
+# tsc_mode in xl.cfg, e.g. native; default xl's).
 # The serial console (host-timestamped) and Dom0's /var/log
 # are kept in $BUILD/e2e/logs/<date>/ ($BUILD/e2e/logs/last).
 set -uo pipefail
@@ -89,20 +94,28 @@ extra=
 [ -n "${E2E_FIORT:-}" ] && extra="e2e.fiort=$E2E_FIORT"
 [ -n "${E2E_VCPUS:-}" ] && extra="$extra e2e.vcpus=$E2E_VCPUS"
 [ -n "${E2E_IPERFT:-}" ] && extra="$extra e2e.iperft=$E2E_IPERFT"
+[ -n "${E2E_TSC:-}" ] && extra="$extra e2e.tsc=$E2E_TSC"
 # the log disk: Dom0 writes a tar of its /var/log onto it
 truncate -s 256M "$LOGS/logdisk.img"
 
 echo "e2e: scenarios: ${SCENARIOS[*]} (QEMU timeout ${TIMEOUT} s)"
 echo "e2e: serial console: $LOGS/serial.log"
+QEMU=${E2E_QEMU:-qemu-system-x86_64}
+qdata=()
+IFS=: read -ra dirs <<< "${E2E_QEMU_DATA:-}"
+for d in "${dirs[@]}"; do
+	[ -n "$d" ] && qdata+=(-L "$d")
+done
+echo "e2e: $("$QEMU" --version | head -n 1) ($(command -v "$QEMU"))"
 # NB: a comma in a multiboot module's arguments would have to be doubled
-timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
+timeout -k 10 "$TIMEOUT" "$QEMU" "${qdata[@]}" \
 	-accel "${E2E_ACCEL:-tcg,thread=multi}" -cpu "${E2E_CPU:-qemu64,+svm,+npt}" \
 	-m "${E2E_MEM:-4096}" -smp "${E2E_SMP:-2}" -no-reboot -nic none \
 	-display none -monitor none -serial stdio \
 	-drive file="$LOGS/logdisk.img",format=raw,if=none,id=logs \
 	-device virtio-blk-pci,drive=logs \
 	-kernel "$IMG/xen" \
-	-append "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1536M,max:1536M dom0_max_vcpus=2" \
+	-append "console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all dom0_mem=1536M,max:1536M dom0_max_vcpus=2${E2E_XENARGS:+ $E2E_XENARGS}" \
 	-initrd "$IMG/vmlinuz console=hvc0 earlyprintk=xen loglevel=5 e2e=$list $extra,$IMG/dom0.cpio.gz" \
 	< /dev/null 2>&1 |
 	perl -MTime::HiRes=time -ne 'BEGIN { $| = 1; $t0 = time; open(L, ">", $ARGV[0]) or die; shift; L->autoflush(1) }

@@ -138,6 +138,7 @@ on_reboot = "restart"
 on_crash = "preserve"
 EOF
 	[ -n "$GUEST_VIFS" ] && echo "vif = [ $GUEST_VIFS ]"
+	[ -s /run/e2e/tsc ] && echo "tsc_mode = \"$(cat /run/e2e/tsc)\""
 	if [ "$type" = hvm ]; then
 		# The PV console (hvc0) works for PVHVM guests too; the
 		# emulated UART keeps what Linux prints before it is up.
