@@ -1174,12 +1174,34 @@ static unsigned int rx_window(const struct env *e, unsigned int len)
 	return w < 8 ? 8 : w > 256 ? 256 : w;
 }
 
+/*
+ * Stop the guest's traffic, and put netbackd's events, notifications and
+ * grant-copy calls per packet since @n0 into @o.
+ */
+static void guest_idle(struct env *e, const struct bcase *c,
+		       const struct nbstats *n0, struct sample *o)
+{
+	struct nbstats n1;
+	uint32_t g = command(M_IDLE, 0, 0, false);
+
+	CHECK(!wait_acks(g, 10000), "the guest did not stop");
+	nb_stats(e, c, &n1);
+	if (n1.pkts > n0->pkts) {
+		double p = (double)(n1.pkts - n0->pkts);
+
+		o->ev_per_k = (double)(n1.events - n0->events) * 1000 / p;
+		o->notif_per_k =
+			(double)(n1.notifies - n0->notifies) * 1000 / p;
+		o->gc_per_pkt = (double)(n1.gcalls - n0->gcalls) / p;
+	}
+}
+
 static void run_tx(struct env *e, const struct bcase *c, bool ref,
 		   struct sample *o, const char *perf_file)
 {
 	static volatile int stop;
 	struct rworker w[MAXQ];
-	struct nbstats n0, n1;
+	struct nbstats n0;
 	struct snap a, b;
 	struct sink sk;
 	uint32_t g = 0;
@@ -1237,18 +1259,7 @@ static void run_tx(struct env *e, const struct bcase *c, bool ref,
 		for (i = 0; i < c->nq; i++)
 			pthread_join(w[i].tid, NULL);
 	} else {
-		g = command(M_IDLE, 0, 0, false);
-		CHECK(!wait_acks(g, 10000), "the guest did not stop");
-		nb_stats(e, c, &n1);
-		if (n1.pkts > n0.pkts) {
-			double p = (double)(n1.pkts - n0.pkts);
-
-			o->ev_per_k =
-				(double)(n1.events - n0.events) * 1000 / p;
-			o->notif_per_k =
-				(double)(n1.notifies - n0.notifies) * 1000 / p;
-			o->gc_per_pkt = (double)(n1.gcalls - n0.gcalls) / p;
-		}
+		guest_idle(e, c, &n0, o);
 	}
 	sleep_ms(5); /* the last blocks retire */
 	sink_stop(&sk);
@@ -1261,7 +1272,7 @@ static void run_rx(struct env *e, const struct bcase *c, bool ref,
 	static volatile int stop;
 	unsigned int slot0 = ref ? SLOT_REF : c->nq == 1 ? 0 : 1, i;
 	struct rworker w[MAXQ];
-	struct nbstats n0, n1;
+	struct nbstats n0;
 	struct source src;
 	struct snap a, b;
 	uint32_t g;
@@ -1316,18 +1327,7 @@ static void run_rx(struct env *e, const struct bcase *c, bool ref,
 		for (i = 0; i < c->nq; i++)
 			pthread_join(w[i].tid, NULL);
 	} else {
-		g = command(M_IDLE, 0, 0, false);
-		CHECK(!wait_acks(g, 10000), "the guest did not stop");
-		nb_stats(e, c, &n1);
-		if (n1.pkts > n0.pkts) {
-			double p = (double)(n1.pkts - n0.pkts);
-
-			o->ev_per_k =
-				(double)(n1.events - n0.events) * 1000 / p;
-			o->notif_per_k =
-				(double)(n1.notifies - n0.notifies) * 1000 / p;
-			o->gc_per_pkt = (double)(n1.gcalls - n0.gcalls) / p;
-		}
+		guest_idle(e, c, &n0, o);
 	}
 	finish(o, &a, &b);
 }
