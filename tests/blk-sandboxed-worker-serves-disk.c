@@ -34,7 +34,7 @@ static int guest(void *arg)
 {
 	static uint8_t wbuf[DISK_BYTES], rbuf[DISK_BYTES];
 	struct blk2_job jobs[128];
-	struct blkfront_done d;
+	char when[32];
 	struct blkfront_cfg cfg;
 	struct blkfront *bf;
 	unsigned int n = 0, pass;
@@ -67,28 +67,10 @@ static int guest(void *arg)
 			off += len;
 		}
 		blk2_run_jobs(bf, jobs, n, 1);
-		CHECK(blk2_do(bf, 1,
-			      &(struct blkfront_io){ .op = BLKFRONT_FLUSH },
-			      &d) == 0,
-		      "flush: %d", d.rsp_status);
-		CHECK(blkfront_info(bf)->discard, "no feature-discard");
-		CHECK(blk2_do(bf, 0,
-			      &(struct blkfront_io){ .op = BLKFRONT_DISCARD,
-						     .sector = DISCARD_OFF / 512,
-						     .len = DISCARD_LEN },
-			      &d) == 0,
-		      "discard: %d", d.rsp_status);
-		for (unsigned int i = 0; i < n; i++) {
-			jobs[i].op = BLKFRONT_READ;
-			jobs[i].buf = rbuf + (jobs[i].sector * 512);
-		}
-		memset(rbuf, 0xA5, sizeof(rbuf));
-		blk2_run_jobs(bf, jobs, n, 1);
-		memset(wbuf + DISCARD_OFF, 0, DISCARD_LEN);
-		CHECK(!memcmp(rbuf, wbuf, sizeof(rbuf)),
-		      "pass %u: the disk does not read back what was written",
-		      pass);
-		blk2_no_violations(bf, "read back");
+		snprintf(when, sizeof(when), "pass %u", pass);
+		blk2_flush_discard_read_back(bf, jobs, n, 1, wbuf, rbuf,
+					     sizeof(rbuf), DISCARD_OFF,
+					     DISCARD_LEN, when);
 		CHECK(blkfront_close(bf) == 0, "close: %s",
 		      blkfront_last_error());
 		blk_fill(wbuf, sizeof(wbuf), SEED + 1, 0);

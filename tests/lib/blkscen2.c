@@ -324,3 +324,33 @@ int blk2_pass(struct blk_scen *s)
 	second.passed = 1;
 	return blk_pass(s);
 }
+
+void blk2_flush_discard_read_back(struct blkfront *bf, struct blk2_job *j,
+				  unsigned int n, unsigned int flushq,
+				  uint8_t *wbuf, uint8_t *rbuf, size_t len,
+				  uint64_t doff, uint64_t dlen,
+				  const char *when)
+{
+	struct blkfront_done d;
+
+	CHECK(blk2_do(bf, flushq, &(struct blkfront_io){ .op = BLKFRONT_FLUSH },
+		      &d) == 0,
+	      "%s: flush: %d", when, d.rsp_status);
+	CHECK(blkfront_info(bf)->discard, "%s: no feature-discard", when);
+	CHECK(blk2_do(bf, 0,
+		      &(struct blkfront_io){ .op = BLKFRONT_DISCARD,
+					     .sector = doff / 512,
+					     .len = dlen },
+		      &d) == 0,
+	      "%s: discard: %d", when, d.rsp_status);
+	for (unsigned int i = 0; i < n; i++) {
+		j[i].op = BLKFRONT_READ;
+		j[i].buf = rbuf + j[i].sector * 512;
+	}
+	memset(rbuf, 0xA5, len);
+	blk2_run_jobs(bf, j, n, 1);
+	memset(wbuf + doff, 0, dlen);
+	CHECK(!memcmp(rbuf, wbuf, len),
+	      "%s: the disk does not read back what was written", when);
+	blk2_no_violations(bf, when);
+}

@@ -63,6 +63,18 @@ struct blk2_job {
 };
 void blk2_run_jobs(struct blkfront *bf, struct blk2_job *j, unsigned int n,
 		   int must_succeed);
+/*
+ * After the @n WRITE jobs @j wrote @wbuf (@len bytes, each job's buffer at
+ * its sector * 512): a FLUSH on queue @flushq, a DISCARD of [@doff, @doff +
+ * @dlen) on queue 0, every job read back into @rbuf, which must hold
+ * @wbuf with the discarded range zero (@wbuf is made so). CHECKs; @when
+ * names the moment.
+ */
+void blk2_flush_discard_read_back(struct blkfront *bf, struct blk2_job *j,
+				  unsigned int n, unsigned int flushq,
+				  uint8_t *wbuf, uint8_t *rbuf, size_t len,
+				  uint64_t doff, uint64_t dlen,
+				  const char *when);
 
 /* ---------------------------------------------------- the backing file */
 
