@@ -728,6 +728,39 @@ static int json_bytes(const char *file, const char *key, uint64_t *out)
 	return 0;
 }
 
+/*
+ * `iperf3 -s -1` on @port in the namespace of @ns, its JSON report to
+ * @json, started in a child process; returns its pid once it listens.
+ */
+static pid_t iperf_server(pid_t ns, int port, const char *json)
+{
+	char cmd[PATH_MAX + 128];
+	pid_t sp;
+
+	fflush(NULL);
+	sp = fork();
+	CHECK(sp >= 0, "fork");
+	if (sp == 0) {
+		net_exit.owner = 0;
+		snprintf(cmd, sizeof(cmd),
+			 "exec nsenter -t %d -n -- iperf3 -s -1 -p %d -J "
+			 ">%s 2>&1",
+			 (int)ns, port, json);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	/* Wait until it listens (LISTEN is state 0A in /proc/net/tcp). */
+	for (int i = 0; i < 100; i++) {
+		if (net_ns_sh(ns, NULL, 0,
+			      "grep -qiE \":%04X [0:]+ 0A\" "
+			      "/proc/net/tcp /proc/net/tcp6",
+			      port) == 0)
+			break;
+		usleep(50000);
+	}
+	return sp;
+}
+
 int net_iperf3(pid_t server, pid_t client, const char *addr, int secs,
 	       int streams, bool reverse, uint64_t *sent, uint64_t *received)
 {
@@ -742,27 +775,7 @@ int net_iperf3(pid_t server, pid_t client, const char *addr, int secs,
 		 tmp && *tmp ? tmp : "/tmp", (int)getpid(), port);
 	snprintf(cli, sizeof(cli), "%s/pvbk-iperf-%d-%d-cli.json",
 		 tmp && *tmp ? tmp : "/tmp", (int)getpid(), port);
-	fflush(NULL);
-	sp = fork();
-	CHECK(sp >= 0, "fork");
-	if (sp == 0) {
-		net_exit.owner = 0;
-		snprintf(cmd, sizeof(cmd),
-			 "exec nsenter -t %d -n -- iperf3 -s -1 -p %d -J "
-			 ">%s 2>&1",
-			 (int)server, port, srv);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	/* Wait until it listens (LISTEN is state 0A in /proc/net/tcp). */
-	for (int i = 0; i < 100; i++) {
-		if (net_ns_sh(server, NULL, 0,
-			      "grep -qiE \":%04X [0:]+ 0A\" "
-			      "/proc/net/tcp /proc/net/tcp6",
-			      port) == 0)
-			break;
-		usleep(50000);
-	}
+	sp = iperf_server(server, port, srv);
 	st = net_ns_sh(client, NULL, 0,
 		       "iperf3 -c %s -p %d -t %d -P %d %s -J >%s 2>&1", addr,
 		       port, secs, streams, reverse ? "-R" : "", cli);
@@ -814,29 +827,7 @@ int net_iperf3_exact(pid_t sender, pid_t receiver, const char *addr,
 		snprintf(cli[k], sizeof(cli[k]),
 			 "%s/pvbk-iperfx-%d-%d-cli.json",
 			 tmp && *tmp ? tmp : "/tmp", (int)getpid(), base + k);
-		fflush(NULL);
-		sp[k] = fork();
-		CHECK(sp[k] >= 0, "fork");
-		if (sp[k] == 0) {
-			net_exit.owner = 0;
-			snprintf(cmd, sizeof(cmd),
-				 "exec nsenter -t %d -n -- iperf3 -s -1 -p %d "
-				 "-J >%s 2>&1",
-				 (int)sender, base + k, srv[k]);
-			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-			_exit(127);
-		}
-	}
-	/* Wait until each listens (LISTEN is state 0A in /proc/net/tcp). */
-	for (k = 0; k < pairs; k++) {
-		for (int i = 0; i < 100; i++) {
-			if (net_ns_sh(sender, NULL, 0,
-				      "grep -qiE \":%04X [0:]+ 0A\" "
-				      "/proc/net/tcp /proc/net/tcp6",
-				      base + k) == 0)
-				break;
-			usleep(50000);
-		}
+		sp[k] = iperf_server(sender, base + k, srv[k]);
 	}
 	/* The clients at once; the shell fails if one of them does. */
 	for (k = 0; k < pairs; k++)
