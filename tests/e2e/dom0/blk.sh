@@ -37,21 +37,15 @@ blk_resync() {
 
 blk_suite() {
 	local type=$1 name=$SCEN img=/images/$SCEN.img d be fe v n m1 m2 m3 \
-		before after pid pid2 boot_s=120 t0
+		before after pid pid2 boot_s=120 t0 bl
 	[ "$type" = hvm ] && boot_s=240
 
 	check blkbackd-mode backend_mode blkbackd
 	check kernel-blkback-not-loaded sh -c "! lsmod | grep -q '^xen_blkback'"
+	# this scenario's part of blkbackd's log
+	bl=$(($(wc -l < "$BLKBACKD_LOG") + 1))
 	mk_image "$img" 256
-	if ! guest_create "$name" "$type" 384 2 "'$BLK_SPEC_PREFIX$img'"; then
-		fail xl-create "see $SLOG/xl-create-$name.log"
-		return 1
-	fi
-	pass xl-create
-	if ! guest_ready "$name" "$boot_s"; then
-		fail guest-agent "no agent after ${boot_s}s"
-		return 1
-	fi
+	guest_up "$name" "$type" 384 2 "'$BLK_SPEC_PREFIX$img'" "" "$boot_s" || return 1
 	d=$(domid "$name")
 	be=/local/domain/0/backend/vbd/$d/51712
 	fe=/local/domain/$d/device/vbd/51712
@@ -174,5 +168,7 @@ blk_suite() {
 	check guest-powered-off wait_until 60 sh -c "! xl domid $name > /dev/null 2>&1"
 	check backend-gone-after-shutdown wait_until 20 sh -c "! xenstore-exists $be 2> /dev/null"
 	check worker-exits-without-devices wait_until 20 sh -c ". /e2e/lib.sh; ! worker_pid $d > /dev/null"
+	# last: whatever went wrong above shows in the log
+	check blkbackd-log-clean blk_log_errors "$bl" "$pid"
 	return 0
 }

@@ -80,7 +80,7 @@ vif_script_errors() {
 
 net_suite() {
 	local type=$1 name=$SCEN mac=00:16:3e:4e:00:02 ip=$NET_PREFIX.2 d be fe \
-		tap spec n nl boot_s=120 t=$NET_IPERFT devid
+		tap spec n nl boot_s=120 t=$NET_IPERFT devid ifi kpid
 	# (HVM: SeaBIOS loads kernel and initrd through fw_cfg, slowly)
 	[ "$type" = hvm ] && boot_s=360
 	spec=$(vif_spec "$type" $mac pvback-vif)
@@ -93,15 +93,7 @@ net_suite() {
 	nl=$(($(wc -l < "$NETBACKD_LOG") + 1))
 	check iperf3-server iperf_server_start
 	GUEST_VIFS="'$spec'"
-	if ! guest_create "$name" "$type" 384 2 "" "xen_netfront.max_queues=2"; then
-		fail xl-create "see $SLOG/xl-create-$name.log"
-		return 1
-	fi
-	pass xl-create
-	if ! guest_ready "$name" "$boot_s"; then
-		fail guest-agent "no agent after ${boot_s}s"
-		return 1
-	fi
+	guest_up "$name" "$type" 384 2 "" "xen_netfront.max_queues=2" "$boot_s" || return 1
 	d=$(domid "$name")
 	be=/local/domain/0/backend/vif/$d/0
 	fe=/local/domain/$d/device/vif/0
@@ -141,6 +133,25 @@ net_suite() {
 	info "netbackd stats before detach:"
 	netbackd --stats 2> /dev/null | sed "s/^/@@INFO $SCEN: /"
 
+	# the worker killed under a live NIC: its successor takes the frontend
+	# over, with the same TAP, still on the bridge
+	ifi=$(cat /sys/class/net/$tap/ifindex 2> /dev/null)
+	kpid=$(worker_pid "$d" netbackd)
+	if [ -z "$kpid" ]; then
+		fail worker-found "no netbackd worker for domain $d"
+	else
+		kill -KILL "$kpid"
+		info "killed worker $kpid of domain $d at $(up)"
+		check worker-restarted wait_until 30 sh -c \
+			". /e2e/lib.sh; p=\$(worker_pid $d netbackd) && [ \"\$p\" != $kpid ]"
+		check same-tap-after-kill [ "$(cat /sys/class/net/$tap/ifindex 2> /dev/null)" = "$ifi" ]
+		check tap-on-bridge-after-kill [ "$(tap_master $tap)" = $BRIDGE ]
+		check backend-connected-after-kill [ "$(xenstore-read $be/state 2> /dev/null)" = 4 ]
+		gcheck ping-guest-to-host-after-kill "$name" ping "$NET_HOST" 5
+		check ping-host-to-guest-after-kill host_ping "$ip" 5
+		gcheck iperf-host-to-guest-after-kill -t $((t * 3 + 90)) "$name" iperf "$NET_HOST" "$t" -R
+	fi
+
 	# detach, attach: a new device, served and bridged again
 	timeout 60 xl network-detach "$name" 0 > "$SLOG/xl-network-detach.log" 2>&1
 	check network-detach [ $? = 0 ]
@@ -166,6 +177,6 @@ net_suite() {
 	check worker-exits-without-devices wait_until 20 sh -c ". /e2e/lib.sh; ! worker_pid $d netbackd > /dev/null"
 	iperf_server_stop
 	# last: whatever went wrong above shows in the log
-	check netbackd-log-clean nb_log_errors "$nl"
+	check netbackd-log-clean nb_log_errors "$nl" "$kpid"
 	return 0
 }

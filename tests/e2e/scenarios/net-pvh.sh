@@ -1,5 +1,5 @@
-# net-pvh: the net-pv checks with a PVH guest (not in the default set: PVH
-# guests crash in QEMU's nested SVM, see blk-pvh).
+# net-pvh: the net-pv checks with a PVH guest.
 # budget: 900
+# smp: 1
 . /e2e/net.sh
 scenario() { net_suite pvh; }
