@@ -199,6 +199,21 @@ cmd_ping() {
 	echo "$out" | grep -q " ${2:-5} packets received"
 }
 
+# ping-first HOST SECS: one ping answered within about SECS seconds (the
+# path is up again); the result says after how many tries of a second
+cmd_ping_first() {
+	local i=0
+	while [ $i -lt "$2" ]; do
+		i=$((i + 1))
+		if ping -c 1 -W 1 "$1" > /dev/null 2>&1; then
+			res "answered at try $i"
+			return 0
+		fi
+	done
+	res "no answer in $2 tries"
+	return 1
+}
+
 # iperf HOST SECS ARGS...: an iperf3 TCP client run against HOST (-R: the
 # host sends); the result is the receiver's rate in Mbit/s (the sum of the
 # streams with -P).
