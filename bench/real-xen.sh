@@ -40,7 +40,7 @@ scenarios=(blk-compare net-compare)
 # the command that reproduces this run, knobs included
 knobs=
 for v in BUILD BENCH_RUNS E2E_FIORT E2E_IPERFT E2E_QEMU E2E_QEMU_DATA E2E_ACCEL \
-	E2E_CPU E2E_MEM E2E_SMP E2E_XENARGS E2E_TIMEOUT; do
+	E2E_CPU E2E_MEM E2E_SMP E2E_XENARGS E2E_TIMEOUT E2E_TSC E2E_BLKSET; do
 	[[ -n ${!v:-} ]] && knobs+="$v=${!v} "
 done
 command="${knobs}bench/real-xen.sh${*:+ $*}"
@@ -278,6 +278,7 @@ iperft=$(sed -n 's/.*@@FIG net-compare iperf3 TCP, guest is the client, \([0-9]*
 	[[ -n $others ]] && echo "- other processes busy at the start (top, %CPU over 3 s): $others"
 	echo "- Xen ${xen:-?}, Dom0 kernel ${dom0k:-?}, $qemu, TCG (-accel ${E2E_ACCEL:-tcg,thread=multi} -cpu ${E2E_CPU:-qemu64,+svm,+npt} -smp ${E2E_SMP:-2})"
 	echo "- fio ${fiort:-?} s per run (+1 s ramp), iperf3 ${iperft:-?} s per run; one PV guest, 2 vCPUs, 384 MiB"
+	echo "- blkbackd: tests/e2e/dom0/blkbackd.conf${E2E_BLKSET:+, with $E2E_BLKSET}"
 	echo "- logs: ${logdirs[*]}"
 	echo "$boots" | sed 's/^/- boot /'
 	[[ -n ${BENCH_NOTE:-} ]] && printf '\n%s\n' "$BENCH_NOTE"
