@@ -122,6 +122,10 @@ for d in "${logdirs[@]}"; do
 			print "blk $1 $2 pvback $3 $b\nblk $1 $2 kernel $4 $b\nblk $1 $2 qdisk $5 $b\n";
 		} elsif (/^\@\@FIG net-compare TCP retransmissions/) {
 			$retr = 1;
+		} elsif (/^\@\@FIG net-compare CPU while/) {
+			$retr = 0;
+		} elsif (/^\@\@FIG net-compare (\S+)\s+netbackd (.*) \| kernel (.*)/) {
+			print "note cpu $b: $1 | $2 | $3\n";
 		} elsif (/^\@\@FIG net-compare drops on (.*)/) {
 			my $t = $1;
 			# netbackd lists only the counters above 0
@@ -240,6 +244,7 @@ bspread=$(awk '$1 == "blk" && (($3 == "iops" && $2 ~ /-4k-/) || ($3 == "mbs" && 
 	}' "$recs")
 notes_retr=$(sed -n 's/^note retr //p' "$recs")
 notes_drops=$(sed -n 's/^note drops //p' "$recs")
+notes_cpu=$(sed -n 's/^note cpu //p' "$recs")
 notes_fail=$(sed -n 's/^note fail //p' "$recs")
 boots=$(sed -n 's/^boot //p' "$recs")
 
@@ -310,6 +315,14 @@ iperft=$(sed -n 's/.*@@FIG net-compare iperf3 TCP, guest is the client, \([0-9]*
 		echo "TCP retransmissions (sender), per run: workload | netbackd | kernel netback"
 		echo
 		echo "$notes_retr" | sed 's/^/- /'
+	fi
+	if [[ -n $notes_cpu ]]; then
+		echo
+		echo "CPU while each iperf3 run went on, per run: workload | netbackd | kernel netback."
+		echo "Each run: Dom0 %, guest % (of one CPU; two vCPUs each), with netbackd its"
+		echo "worker's %, then Dom0's CPU milliseconds per Gbit received:"
+		echo
+		echo "$notes_cpu" | sed 's/^/- /'
 	fi
 	if [[ -n $notes_drops ]]; then
 		echo

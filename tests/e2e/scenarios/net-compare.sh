@@ -51,8 +51,26 @@ net_on() {
 	info "on $b: $tap, $G_RES"
 }
 
+# cpu_snap [PID]: "UPTIME DOM0 GUEST PROC", the CPU seconds Xen has
+# charged Domain-0 and the guest so far (all their vCPUs) and those of
+# process PID (netbackd's worker: all its threads), at this moment. /proc
+# counts in USER_HZ, 100 on x86.
+cpu_snap() {
+	local p=0
+	[ -n "$1" ] && p=$(awk '{ printf "%.2f", ($14 + $15) / 100 }' /proc/"$1"/stat 2> /dev/null)
+	echo "$(up) $(xl list | awk '$1 == "Domain-0" { d = $NF } $1 == "netcmp" { g = $NF }
+		END { printf "%s %s", d + 0, g + 0 }') ${p:-0}"
+}
+
+# cpu_use SNAP0 SNAP1: "DOM0 GUEST PROC DOM0S": the first three in % of
+# one CPU between them, then Dom0's CPU seconds.
+cpu_use() {
+	echo "$1 $2" | awk '{ w = $5 - $1; if (w <= 0) w = 1
+		printf "%.0f %.0f %.0f %.2f", ($6 - $2) * 100 / w, ($7 - $3) * 100 / w, ($8 - $4) * 100 / w, $6 - $2 }'
+}
+
 scenario() {
-	local t=$NET_IPERFT r b order name args f v nl d tap ratio rr
+	local t=$NET_IPERFT r b order name args f v nl d tap ratio rr pid c0
 	check netbackd-mode net_mode netbackd
 	nl=$(($(wc -l < "$NETBACKD_LOG") + 1))
 	check iperf3-server iperf_server_start
@@ -73,11 +91,14 @@ scenario() {
 			fi
 			pass "round-$r-on-$b"
 			g netcmp ping "$NET_HOST" 3 > /dev/null
+			pid=
+			[ "$b" = netbackd ] && pid=$(worker_pid "$(domid netcmp)" netbackd)
 			echo "$WORKLOADS" | while IFS=: read -r name args; do
 				args=$(echo "$args" | tr , ' ')
+				c0=$(cpu_snap $pid)
 				if g -t $((t * 3 + 90)) netcmp iperf "$NET_HOST" "$t" $args; then
-					# "mbps=X retr=Y"
-					echo "$G_RES" | sed 's/[a-z]*=//g' >> /run/e2e/nfig.$name.$b
+					# "mbps=X retr=Y", then cpu_use's four
+					echo "$(echo "$G_RES" | sed 's/[a-z]*=//g') $(cpu_use "$c0" "$(cpu_snap $pid)")" >> /run/e2e/nfig.$name.$b
 				else
 					fail "iperf-$name-$b-$r" "$G_RES"
 				fi
@@ -107,8 +128,9 @@ scenario() {
 		done
 		ratio=$(awk -v a="${1%% *}" -v b="${2%% *}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }')
 		# each round's pair ran back to back: its ratio shows the spread
-		rr=$(paste /run/e2e/nfig.$name.netbackd /run/e2e/nfig.$name.kernel 2> /dev/null |
-			awk '{ l = l (NR > 1 ? " " : "") ($1 + 0 > 0 && $3 + 0 > 0 ? sprintf("%.2f", $1 / $3) : "-") }
+		rr=$(paste -d '|' /run/e2e/nfig.$name.netbackd /run/e2e/nfig.$name.kernel 2> /dev/null |
+			awk -F '|' '{ a = $1 + 0; b = $2 + 0
+				l = l (NR > 1 ? " " : "") (a > 0 && b > 0 ? sprintf("%.2f", a / b) : "-") }
 				END { print l }')
 		fig "$(printf '%-24s %-20s %-20s %11s %s' "$name" "$1" "$2" "$ratio" "(${rr:--})")"
 	done
@@ -121,6 +143,20 @@ scenario() {
 			set -- "$@" "${v:--}"
 		done
 		fig "$(printf '%-24s %-20s %-20s' "$name" "$1" "$2")"
+	done
+	# where the CPU went: a backend that needs more of Dom0 per bit, or
+	# leaves Dom0 or the guest idle, shows here (Dom0 and the guest have
+	# two vCPUs each, on the two emulated CPUs)
+	fig "CPU while iperf3 ran, % of one CPU, per run: Dom0 guest netbackd-worker; Dom0 ms per Gbit"
+	echo "$WORKLOADS" | while IFS=: read -r name args; do
+		set --
+		for b in netbackd kernel; do
+			v=$(awk -v t="$t" -v b=$b '{ l = l (NR > 1 ? ", " : "") $3 " " $4 (b == "netbackd" ? " " $5 : "")
+				if ($1 + 0 > 0) l = l sprintf(" %.0f", $6 * 1000 / ($1 * t / 1000)) }
+				END { print l }' /run/e2e/nfig.$name.$b 2> /dev/null)
+			set -- "$@" "${v:--}"
+		done
+		fig "$(printf '%-24s netbackd %s | kernel %s' "$name" "$1" "$2")"
 	done
 	for b in netbackd kernel; do
 		sed "s/^/drops on $b, /" /run/e2e/ndrops.$b 2> /dev/null | while read -r v; do fig "$v"; done
