@@ -156,7 +156,7 @@ static void rx_enqueue(struct netq *q, unsigned char *buf, int n,
 	q->rxq[q->rxq_tail & (q->rxq_size - 1)] = (struct netq_rxpkt){
 		.off = (uint32_t)(buf - q->rx_arena),
 		.len = (uint32_t)n,
-		.t_ms = now_ms(),
+		.t_ms = q->rx_batch_ms,
 		.meta = *m,
 		.hash = hash,
 		.hash_type = htype,
@@ -258,6 +258,7 @@ static void rx_kick_owners(struct netq *q)
 
 void netq_rx_port_ready(struct netq *q)
 {
+	q->rx_batch_ms = now_ms();
 	for (unsigned int i = 0; i < RX_READ_BATCH; i++) {
 		struct port_meta m;
 		unsigned char *buf = NULL, *frame;
@@ -336,6 +337,7 @@ static void rx_take_steered(void *arg, const struct netq_xfer_hdr *h,
 
 void netq_rx_steered(struct netq *q)
 {
+	q->rx_batch_ms = now_ms();
 	netq_xfer_drain(q->xfer, q->index, rx_take_steered, q, RX_READ_BATCH);
 	netq_rx_flush(q);
 }
