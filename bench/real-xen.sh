@@ -284,6 +284,8 @@ iperft=$(sed -n 's/.*@@FIG net-compare iperf3 TCP, guest is the client, \([0-9]*
 	echo "- Xen ${xen:-?}, Dom0 kernel ${dom0k:-?}, $qemu, TCG (-accel ${E2E_ACCEL:-tcg,thread=multi} -cpu ${E2E_CPU:-qemu64,+svm,+npt} -smp ${E2E_SMP:-2})"
 	echo "- fio ${fiort:-?} s per run (+1 s ramp), iperf3 ${iperft:-?} s per run; one PV guest, 2 vCPUs, 384 MiB"
 	echo "- blkbackd: tests/e2e/dom0/blkbackd.conf${E2E_BLKSET:+, with $E2E_BLKSET}"
+	[[ -n ${E2E_PERF:-} ]] &&
+		echo "- E2E_PERF=1: perf sampled all of Dom0 at 499 Hz during every run (profiles: perf-*.txt in the logs); the figures carry that load"
 	echo "- logs: ${logdirs[*]}"
 	echo "$boots" | sed 's/^/- boot /'
 	[[ -n ${BENCH_NOTE:-} ]] && printf '\n%s\n' "$BENCH_NOTE"

@@ -116,6 +116,11 @@ copy_bin "$R" $XENLIB/bin/xl $XENLIB/bin/xenstored $XENLIB/bin/xenconsoled \
 	$XENLIB/bin/xen-init-dom0 $XENLIB/bin/xenconsole \
 	/bin/bash /usr/bin/flock /usr/bin/stat /sbin/losetup /sbin/ip \
 	/usr/bin/iperf3 /usr/libexec/xen-qemu-system-i386
+# E2E_PERF: perf, to profile Dom0 during the figures' runs (lib.sh)
+if [ -n "${E2E_PERF:-}" ]; then
+	[ -x /usr/bin/perf ] || { echo "build-images: E2E_PERF needs perf (apt-get install linux-perf)" >&2; exit 1; }
+	copy_bin "$R" /usr/bin/perf
+fi
 # the QEMU device model: qdisk backend and HVM guests
 install -D -m644 /usr/share/seabios/bios-256k.bin "$R/usr/share/seabios/bios-256k.bin"
 install -D -m644 $XENLIB/boot/hvmloader "$R$XENLIB/boot/hvmloader"

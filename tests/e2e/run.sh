@@ -25,7 +25,10 @@
 # for a QEMU unpacked outside /usr, see README.md), E2E_XENARGS (added
 # to Xen's command line, e.g. "hap_1gb=0 hap_2mb=0"), E2E_TSC (the guests'
 # tsc_mode in xl.cfg, e.g. native; default xl's), E2E_BLKSET (blkbackd
-# settings over dom0/blkbackd.conf, "key=value ...", e.g. "engine=aio").
+# settings over dom0/blkbackd.conf, "key=value ...", e.g. "engine=aio"),
+# E2E_PERF=1 (perf in Dom0: blk-compare and net-compare profile the whole
+# of Dom0 during each figure's run, perf-*.txt in their logs; needs the
+# host's linux-perf).
 # The serial console (host-timestamped) and Dom0's /var/log
 # are kept in $BUILD/e2e/logs/<date>/ ($BUILD/e2e/logs/last), in
 # smp<N>/ below it for each boot when there are several.
@@ -154,6 +157,7 @@ extra=
 [ -n "${E2E_IPERFT:-}" ] && extra="$extra e2e.iperft=$E2E_IPERFT"
 [ -n "${E2E_TSC:-}" ] && extra="$extra e2e.tsc=$E2E_TSC"
 [ -n "${E2E_BLKSET:-}" ] && extra="$extra e2e.blkset=$(echo $E2E_BLKSET | tr ' ' +)"
+[ -n "${E2E_PERF:-}" ] && extra="$extra e2e.perf=1"
 
 # one boot per CPU count, in the order the scenarios first ask for it; a
 # single boot keeps its logs in $LOGS itself, several in $LOGS/smp<N>

@@ -389,6 +389,28 @@ worker_pid() {
 		END { exit !f }'
 }
 
+# perf_start NAME SECS: with e2e.perf=1, sample all of Dom0 (every
+# process, kernel and user, call chains) for SECS in the background into
+# $SLOG/perf-NAME.data; perf_reports turns each into text. Under Xen PV a
+# sample taken while interrupts were off lands where they come back on
+# (xen_irq_enable's hypercall): read those as the section before it.
+perf_start() {
+	[ -e /run/e2e/perf ] || return 0
+	perf record -a -g -F 499 -o "$SLOG/perf-$1.data" -- sleep "$2" > "$SLOG/perf-$1.log" 2>&1 &
+}
+
+perf_reports() {
+	local f
+	for f in "$SLOG"/perf-*.data; do
+		[ -e "$f" ] || return 0
+		wait_until 30 sh -c "! pidof perf > /dev/null"
+		perf report -i "$f" --stdio --no-children --sort comm -g none > "${f%.data}.comm.txt" 2>&1
+		perf report -i "$f" --stdio --no-children --sort comm,dso,sym -g none --percent-limit 0.3 > "${f%.data}.flat.txt" 2>&1
+		perf report -i "$f" --stdio --no-children --sort comm,sym -g caller,0.5,callee,function,percent --percent-limit 1 > "${f%.data}.graph.txt" 2>&1
+		rm -f "$f"
+	done
+}
+
 # mk_image PATH MIB: a backing file (sparse) in Dom0's tmpfs.
 mk_image() {
 	rm -f "$1"

@@ -67,6 +67,7 @@ scenario() {
 		esac
 		n=$((n + 1))
 		for b in $order; do
+			perf_start "${b%%:*}-$name" $((rt + 2))
 			if g -t $((rt * 4 + 120)) compare fio "${b#*:}" "$name" $args --size=200m \
 				--time_based --runtime="$rt" --ramp_time=1 --norandommap --randrepeat=0; then
 				echo "$G_RES" > "/run/e2e/fig.$name.${b%%:*}"
@@ -88,6 +89,7 @@ scenario() {
 		done
 	done
 	pass figures-printed
+	perf_reports
 	# blkbackd's own view of those runs (grant copies, persistent grants,
 	# latency histogram), for whoever studies the figures
 	blkbackd --stats --json > "$SLOG/blkbackd-stats.json" 2>&1

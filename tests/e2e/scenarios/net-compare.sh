@@ -96,6 +96,7 @@ scenario() {
 			echo "$WORKLOADS" | while IFS=: read -r name args; do
 				args=$(echo "$args" | tr , ' ')
 				c0=$(cpu_snap $pid)
+				[ $r = 1 ] && perf_start "$b-$name" $((t + 1))
 				if g -t $((t * 3 + 90)) netcmp iperf "$NET_HOST" "$t" $args; then
 					# "mbps=X retr=Y", then cpu_use's four
 					echo "$(echo "$G_RES" | sed 's/[a-z]*=//g') $(cpu_use "$c0" "$(cpu_snap $pid)")" >> /run/e2e/nfig.$name.$b
@@ -162,6 +163,7 @@ scenario() {
 		sed "s/^/drops on $b, /" /run/e2e/ndrops.$b 2> /dev/null | while read -r v; do fig "$v"; done
 	done
 	pass figures-printed
+	perf_reports
 
 	g -t 30 netcmp poweroff
 	check guest-powered-off wait_until 60 sh -c "! xl domid netcmp > /dev/null 2>&1"
