@@ -108,12 +108,27 @@ all: $(BLKBACKD)
 # netbackd: everything under netback/ plus common/ (and the daemon process,
 # as blkbackd). The objects other than main.o are also linked into the
 # net-* tests, so a test can drive one module (netq_tx_plan, pkt.h users).
-NETBACK_SRC := $(wildcard netback/*.c)
+NETBACK_SRC := $(filter-out netback/port_dpdk.c,$(wildcard netback/*.c))
 NETBACK_LIB_SRC := $(filter-out netback/main.c,$(NETBACK_SRC))
 NETBACKD := $(BUILD)/netbackd
 
-$(NETBACKD): $(call obj,$(NETBACK_SRC) $(COMMON_SRC) $(DAEMON_SRC))
-	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) $(DAEMON_LIBS) -lpthread
+# The DPDK port (port=dpdk), only where pkg-config finds libdpdk (Debian:
+# libdpdk-dev): port_dpdk.c alone sees DPDK's flags (its headers as system
+# headers, under our warnings), netbackd alone links DPDK. PVBACK_HAVE_DPDK
+# lists the port in port.c and its keys in main.c, and tells the tests.
+# Tests and demos link netback's objects without port_dpdk.o (port.c's
+# reference to it is weak).
+DPDK := $(shell pkg-config --exists libdpdk 2>/dev/null && echo 1)
+ifeq ($(DPDK),1)
+DPDK_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags libdpdk))
+DPDK_LIBS := $(shell pkg-config --libs libdpdk)
+CPPFLAGS_ALL += -DPVBACK_HAVE_DPDK
+NETBACKD_DPDK_OBJ := $(call obj,netback/port_dpdk.c)
+$(NETBACKD_DPDK_OBJ): CFLAGS_ALL += $(DPDK_CFLAGS)
+endif
+
+$(NETBACKD): $(call obj,$(NETBACK_SRC) $(COMMON_SRC) $(DAEMON_SRC)) $(NETBACKD_DPDK_OBJ)
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) $(DAEMON_LIBS) -lpthread $(DPDK_LIBS)
 
 NET_TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/net-*.c))
 $(NET_TEST_BIN): $(call obj,$(NETBACK_LIB_SRC))

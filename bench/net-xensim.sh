@@ -14,6 +14,13 @@
 #                                           under `perf record -g -p
 #                                           <netbackd>`, top costs printed
 #   BENCH_VERBOSE=1                         every measurement on stderr
+#   BENCH_DPDK=0 bench/net-xensim.sh        without the DPDK port's case
+#
+# Then, when netbackd was built with its DPDK port and dpdk-testpmd is
+# installed (Debian: dpdk-dev), a run of its own: 64-byte guest TX through
+# port=dpdk into testpmd (rxonly, the vhost-user switch), Mpps and CPU
+# ns/pkt next to the TAP path's tx-64-1q figures of the main run (when that
+# case ran). testpmd polls one cpu (the guest's) without pause.
 #
 # The program is $BUILD/bench/helpers/net-xensim (bench/helpers/
 # net-xensim.c, which says how each path is driven and measured). Needs
@@ -69,7 +76,29 @@ fi
 
 # TMPDIR: where the emulated Xen keeps its state (a tmpfs is best).
 [[ -d /dev/shm && -w /dev/shm ]] && export TMPDIR=${TMPDIR:-/dev/shm}
-"$helper" "${args[@]}"
+out=$(mktemp /tmp/pvback-netbench.XXXXXX)
+trap 'rm -f "$out"' EXIT
+"$helper" "${args[@]}" | tee "$out"
+
+# The DPDK port's case: optional, skipped without DPDK.
+if [[ ${BENCH_DPDK:-1} == 1 ]]; then
+	if ! "$build/netbackd" --help 2>&1 | grep -q 'dpdk-vhost-dir'; then
+		echo; echo "net-xensim: DPDK port case skipped: netbackd built without DPDK"
+	elif ! command -v dpdk-testpmd >/dev/null; then
+		echo; echo "net-xensim: DPDK port case skipped: no dpdk-testpmd (dpdk-dev)"
+	else
+		# The TAP path's tx-64-1q row: Mpps (column 6), ns/pkt (10).
+		ref=$(awk -F'|' '$2 ~ /guest TX/ && $3 ~ /64 B/ && $4 ~ /1/ &&
+			$5 ~ /netbackd/ { gsub(/ /, ""); print $6 ":" $10 }' "$out")
+		dargs=(-t "${args[1]}" -r "${args[3]}")
+		[[ -n $ref ]] && dargs+=(--tap-ref "$ref")
+		[[ ${BENCH_PIN:-1} == 0 ]] && dargs+=(--no-pin)
+		[[ ${BENCH_VERBOSE:-0} == 1 ]] && dargs+=(-v)
+		echo
+		"$helper" --dpdk "${dargs[@]}" ||
+			echo "net-xensim: the DPDK port case failed" >&2
+	fi
+fi
 
 [[ -n $perfdir ]] || exit 0
 # Where netbackd's time went: by object, by function (self), and the share

@@ -12,7 +12,8 @@
  * defaults and checks, and its hooks. The process (command line,
  * supervisor and workers, signals, control socket, sandbox) is
  * common/daemon.c; the control plane is xenbus.c, the data path netq.c,
- * tx.c and rx.c, the host side port_tap.c.
+ * tx.c and rx.c, the host side port_tap.c (and port_dpdk.c: port=dpdk,
+ * when built with DPDK).
  */
 #include <errno.h>
 #include <linux/capability.h>
@@ -20,7 +21,10 @@
 #include <linux/sockios.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/daemon.h"
 #include "netback/netback.h"
@@ -30,13 +34,30 @@
 struct netd_conf {
 	struct daemon_conf d;
 	struct nb_conf nb;
+#ifdef PVBACK_HAVE_DPDK
+	char dpdk_vhost_dir[128]; /* "": <run-dir>/vhost */
+	char dpdk_eal_args[256];
+	int dpdk_vhost_ours; /* it is <run-dir>/vhost */
+#endif
 };
 
 #define NC(field) offsetof(struct netd_conf, nb.field)
+#define DC(field) offsetof(struct netd_conf, field)
 
 static const struct cfg_key nb_keys[] = {
+#ifdef PVBACK_HAVE_DPDK
+	{ "port", CFG_STR, NC(port), sizeof(((struct nb_conf *)0)->port), 0, 0,
+	  NULL, "host side of each vif: tap, dpdk" },
+	{ "dpdk-vhost-dir", CFG_STR, DC(dpdk_vhost_dir),
+	  sizeof(((struct netd_conf *)0)->dpdk_vhost_dir), 0, 0, NULL,
+	  "port=dpdk: vhost-user sockets <dir>/<ifname> (\"\": <run-dir>/vhost)" },
+	{ "dpdk-eal-args", CFG_STR, DC(dpdk_eal_args),
+	  sizeof(((struct netd_conf *)0)->dpdk_eal_args), 0, 0, NULL,
+	  "port=dpdk: more DPDK EAL arguments, space-separated" },
+#else
 	{ "port", CFG_STR, NC(port), sizeof(((struct nb_conf *)0)->port), 0, 0,
 	  NULL, "host side of each vif: tap" },
+#endif
 	{ "max-queues", CFG_UINT, NC(max_queues), 0, 0, NB_MAX_QUEUES, NULL,
 	  "queues offered per vif; 0: online CPUs, at most 8" },
 	{ "split-event-channels", CFG_BOOL, NC(split), 0, 0, 0, NULL,
@@ -67,17 +88,45 @@ static struct netd_conf conf = {
 		.rx_drain_ms = 10000,	/* Linux's rx_drain_timeout_msecs */
 		.rx_stall_ms = 60000,	/* Linux's rx_stall_timeout_msecs */
 	},
+#ifdef PVBACK_HAVE_DPDK
+	/* No hugepages to reserve: virtio-user shares DPDK's memfd. */
+	.dpdk_eal_args = "--no-huge -m 256",
+#endif
 };
+
+/*
+ * The common allow-list's additions for the port in use (port.h,
+ * syscalls), set by netd_validate, which runs in every process before a
+ * worker loads its filter.
+ */
+static const char *netd_syscalls[16];
 
 static int netd_validate(void *arg, char *err, size_t errlen)
 {
 	struct netd_conf *c = arg;
+	const struct port_ops *ops = port_find(c->nb.port);
+	size_t n = 0;
 
-	if (!port_find(c->nb.port)) {
+	if (!ops) {
+#ifdef PVBACK_HAVE_DPDK
+		snprintf(err, errlen,
+			 "port: '%s' is not a port type (tap, dpdk)",
+			 c->nb.port);
+#else
 		snprintf(err, errlen, "port: '%s' is not a port type (tap)",
 			 c->nb.port);
+#endif
 		return -EINVAL;
 	}
+	for (; ops->syscalls && ops->syscalls[n]; n++) {
+		if (n + 1 >= sizeof(netd_syscalls) / sizeof(netd_syscalls[0])) {
+			snprintf(err, errlen, "port %s: too many syscalls",
+				 ops->name);
+			return -EINVAL;
+		}
+		netd_syscalls[n] = ops->syscalls[n];
+	}
+	netd_syscalls[n] = NULL;
 	return 0;
 }
 
@@ -87,6 +136,14 @@ static const struct xbus_driver *netd_driver(void *arg, struct loop *ctl)
 
 	/* xenbus.c keeps what a successor needs under run-dir. */
 	snprintf(c->nb.run_dir, sizeof(c->nb.run_dir), "%s", c->d.run_dir);
+#ifdef PVBACK_HAVE_DPDK
+	if (!c->dpdk_vhost_dir[0]) {
+		snprintf(c->dpdk_vhost_dir, sizeof(c->dpdk_vhost_dir),
+			 "%.120s/vhost", c->d.run_dir);
+		c->dpdk_vhost_ours = 1;
+	}
+	port_dpdk_configure(c->dpdk_vhost_dir, c->dpdk_eal_args);
+#endif
 	return nb_xbus_driver(&c->nb, ctl);
 }
 
@@ -96,6 +153,13 @@ static void netd_describe(const void *arg, char *buf, size_t len)
 
 	snprintf(buf, len, "port %s, max-queues %u", c->nb.port,
 		 c->nb.max_queues);
+#ifdef PVBACK_HAVE_DPDK
+	if (!strcmp(c->nb.port, "dpdk"))
+		snprintf(buf + strlen(buf), len - strlen(buf),
+			 ", vhost-user sockets in %s",
+			 c->dpdk_vhost_dir[0] ? c->dpdk_vhost_dir
+					      : "<run-dir>/vhost");
+#endif
 }
 
 static void netd_dump_stats(void *arg, FILE *out, int json)
@@ -139,13 +203,35 @@ static int netd_presandbox(void *arg, unsigned int domid)
 		if (rc)
 			return rc;
 	}
+#ifdef PVBACK_HAVE_DPDK
+	/* The user makes the sockets of the vifs to come in <run-dir>/vhost,
+	 * handed over as <run-dir>/vif is; a dpdk-vhost-dir of the
+	 * administrator's choice is theirs to open to the user. */
+	if (ops == &port_dpdk_ops && c->d.user[0] && c->dpdk_vhost_ours) {
+		uid_t uid;
+		gid_t gid;
+
+		if (mkdir(c->dpdk_vhost_dir, 0755) && errno != EEXIST)
+			return -errno;
+		rc = sandbox_user_lookup(c->d.user, &uid, &gid);
+		if (!rc && chown(c->dpdk_vhost_dir, uid, gid))
+			rc = -errno;
+		if (rc)
+			return rc;
+	}
+#endif
 	return ops && ops->presandbox ? ops->presandbox() : 0;
 }
 
 static const struct daemon_def netd_def = {
 	.name = "netbackd",
+#ifdef PVBACK_HAVE_DPDK
+	.summary = "Serves the virtual network interfaces (netif) of Xen "
+		   "guests through TAP devices or DPDK vhost-user ports.",
+#else
 	.summary = "Serves the virtual network interfaces (netif) of Xen "
 		   "guests through TAP devices.",
+#endif
 	.default_kinds = "vif",
 	.keys = nb_keys,
 	.conf = &conf,
@@ -155,6 +241,7 @@ static const struct daemon_def netd_def = {
 	.describe = netd_describe,
 	.dump_stats = netd_dump_stats,
 	.pre_sandbox = netd_presandbox,
+	.extra_syscalls = netd_syscalls,
 	.extra_ioctls = netd_ioctls,
 	/* Creating and attaching TAPs, their MTU and address, after the
 	 * drop to `user`: the ioctls above, nothing else (seccomp). */

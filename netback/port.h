@@ -3,8 +3,9 @@
  * port.h - the host side of a vif behind a small ops table: where guest-TX
  * packets go and guest-RX packets come from. port_tap.c is a Linux TAP
  * device (vif<domid>.<devid>, multi-queue, with a virtio-net header, which
- * the vif-bridge hotplug script attaches to a bridge); a DPDK port is the
- * next one.
+ * the vif-bridge hotplug script attaches to a bridge); port_dpdk.c (built
+ * when DPDK is there: PVBACK_HAVE_DPDK) a DPDK virtio-user device whose
+ * vhost-user socket a switch (OVS-DPDK, testpmd) connects to.
  *
  * A port has queues 0..n-1, one per ring pair of the vif. Packets carry
  * their offload metadata in struct port_meta, which has the meaning of a
@@ -13,9 +14,9 @@
  * already verified, and TCP segmentation to do (GSO).
  *
  * Threading: create, destroy, set_queues, set_offloads, set_carrier and
- * set_mtu run on the control thread; recv and send on queue q run on that
- * queue's thread only, and never block (the fds are non-blocking). Every
- * call returns 0 (or a count) or -errno.
+ * set_mtu run on the control thread; recv, send and flush on queue q run
+ * on that queue's thread only, and never block (the fds are non-blocking).
+ * Every call returns 0 (or a count) or -errno.
  */
 #ifndef PVBACK_NETBACK_PORT_H
 #define PVBACK_NETBACK_PORT_H
@@ -82,6 +83,11 @@ struct port_ops {
 	 */
 	int (*presandbox)(void);
 	/*
+	 * Optional: syscall names a sandboxed worker makes for this port
+	 * beyond the common allow-list (common/sandbox.c), NULL-terminated.
+	 */
+	const char *const *syscalls;
+	/*
 	 * Create the host device (or adopt it, cfg->adopt) with queue 0
 	 * attached, carrier off. The device outlives the process (a
 	 * successor adopts it) until destroy without @keep. 0 (created), 1
@@ -112,14 +118,36 @@ struct port_ops {
 	 */
 	int (*recv)(struct port *p, unsigned int q, void *buf, size_t cap,
 		    struct port_meta *m);
-	/* Hand one packet to queue @q. 0, -EAGAIN (no room now), -errno. */
+	/*
+	 * Hand one packet to queue @q. 0, -EAGAIN (no room now), -errno. A
+	 * port with a flush op may hold the packet until the next flush.
+	 */
 	int (*send)(struct port *p, unsigned int q, const void *buf, size_t len,
 		    const struct port_meta *m);
+	/*
+	 * Optional: pass on what send took on queue @q and still holds; tx.c
+	 * calls it at the end of each TX sweep. Returns the number of
+	 * packets send took (returned 0 for) that are dropped after all,
+	 * their bytes in @bytes, or -errno.
+	 */
+	int (*flush)(struct port *p, unsigned int q, uint64_t *bytes);
 };
 
-/* The port type called @name ("tap"), or NULL. */
+/* The port type called @name ("tap", "dpdk"), or NULL. */
 const struct port_ops *port_find(const char *name);
 
 extern const struct port_ops port_tap_ops;
+
+#ifdef PVBACK_HAVE_DPDK
+extern const struct port_ops port_dpdk_ops;
+
+/*
+ * The DPDK port's settings (netbackd's dpdk-* keys): the directory of the
+ * vhost-user sockets (<dir>/<ifname>) and the EAL arguments added to the
+ * port's own (space-separated, no quoting). Before any presandbox or
+ * create, on the control thread.
+ */
+void port_dpdk_configure(const char *vhost_dir, const char *eal_args);
+#endif
 
 #endif

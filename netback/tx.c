@@ -190,6 +190,27 @@ static void deliver(struct netq *q, struct netq_txpkt *pkt)
 	q->st.tx_bytes += pkt->p.total;
 }
 
+/*
+ * The end of a sweep: a port that holds what send took (port.h, flush)
+ * passes it on; what it dropped after all is not delivered.
+ */
+static void flush_port(struct netq *q)
+{
+	uint64_t bytes = 0;
+	int n;
+
+	if (!q->pops->flush)
+		return;
+	n = q->pops->flush(q->port, q->pq, &bytes);
+	if (n > 0) {
+		q->st.tx_drop[NETQ_TXD_PORT] += (uint64_t)n;
+		q->st.tx_pkts -= (uint64_t)n;
+		q->st.tx_bytes -= bytes;
+	} else if (n < 0) {
+		log_rl_warn(&q->rl, q->name, "port flush: %s", strerror(-n));
+	}
+}
+
 /* Queue the grant copies of @pkt's data slots into the arena. */
 static void gather(struct netq *q, struct netq_txpkt *pkt, size_t *arena_pos)
 {
@@ -330,6 +351,7 @@ static int tx_round(struct netq *q)
 		if (pkt->p.verdict == NETQ_TX_OK && !pkt->copy_failed)
 			deliver(q, pkt);
 	}
+	flush_port(q);
 	if (fatal >= 0) {
 		netq_fatal(q, (enum netq_fatal)fatal);
 		return 0;

@@ -22,6 +22,10 @@ PKGS=(
 	dpkg-dev			# apt-get source: fio's source for the engine
 	python3				# bench/: reads fio's JSON
 	gnuplot-nox			# bench/plot: PNGs of the results
+	# netbackd's DPDK port (port=dpdk; built only where libdpdk is) and
+	# the switch of its tests and bench case: Debian 12 ships
+	# dpdk-testpmd in dpdk-dev (the dpdk package has only its scripts)
+	libdpdk-dev dpdk-dev
 )
 
 # tests/e2e: Xen 4.17 + a Debian Linux Dom0 and domUs booted in QEMU (TCG),

@@ -49,6 +49,15 @@
  * and nanoseconds waited on a run queue, summed over every thread of
  * netbackd, of the guest, or of ours that plays a part. The wait says how
  * much of the machine other load took. Not a test: figures only.
+ *
+ * --dpdk (netbackd built with its DPDK port, dpdk-testpmd installed): a
+ * run of its own, netbackd with port=dpdk and testpmd in rxonly mode as
+ * the vhost-user switch of vif 1/0 (lib/testpmd.h), for 64-byte guest TX
+ * on 1 queue: Mpps that reached the device (netbackd's tx_packets, which
+ * leaves out what the device had no room for; testpmd's own count is
+ * printed at the end) and netbackd's CPU per packet, next to the TAP
+ * path's figure of the main run (--tap-ref MPPS:NS, from the script).
+ * testpmd's forwarding lcore polls without pause on the guest's cpu.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -86,6 +95,7 @@
 #include "front/netfront.h"
 #include "lib/check.h"
 #include "lib/netscen.h"
+#include "lib/testpmd.h"
 
 #define MAGIC 0x70766e62u /* "pvnb", first payload word of our frames */
 #define GSO_LEN 65535u	  /* XEN_NETIF_MAX_TX_SIZE */
@@ -1464,6 +1474,8 @@ static void usage(void)
 		"per push (32)\n"
 		"  -W  guest RX source window (512 KiB) -v  every run on "
 		"stderr\n"
+		"  --dpdk [--tap-ref MPPS:NS]  64 B guest TX through the DPDK "
+		"port into testpmd\n"
 		"CASES: comma-separated names (tx-64-1q, rx-gso-2q, ...), "
 		"default all\n");
 	exit(2);
@@ -1540,9 +1552,142 @@ static void setup(struct env *e)
 	pin_tid(0, e->cpu_host);
 }
 
+/* ----------------------------------------------------------------- dpdk */
+
+/*
+ * The --dpdk run: netbackd with port=dpdk, testpmd rxonly on vif 1/0's
+ * vhost-user socket; vif 1/1 (which the guest also connects, as always)
+ * has no switch, and is not used. Guest TX of 64-byte frames on vif 1/0,
+ * @runs runs; one table row, after the TAP path's (@tap_pps, @tap_ns from
+ * the main run; 0: not known).
+ */
+static int run_dpdk(struct env *e, int runs, double tap_pps, double tap_ns)
+{
+	static const struct bcase c = { DIR_TX, 64, false, 1, "tx-64-1q" };
+	struct sample res[MAXRUNS];
+	struct guest_arg ga = { .cpu = e->cpu_host };
+	char sock[PATH_MAX + 32], log[PATH_MAX + 32], p[160];
+	long long tp_rx, nb_tx;
+	struct testpmd tp;
+	struct nbstats n;
+	int i;
+
+	testpmd_require();
+	net_start(&e->s, 1, "port=dpdk", "max-queues=2", NULL);
+	atexit(bench_atexit);
+	net_add(&e->s, 1, 0, NULL);
+	net_add(&e->s, 1, 1, NULL);
+	snprintf(sock, sizeof(sock), "%s/vhost/vif1.0", e->s.env.dir);
+	snprintf(log, sizeof(log), "%s/testpmd.log", e->s.env.dir);
+	/* testpmd takes the cpu of the thread that starts it: the host's. */
+	pin_tid(0, e->cpu_host);
+	testpmd_start(&tp, sock, "rxonly", log);
+	for (unsigned int v = 0; v < 2; v++) {
+		snprintf(p, sizeof(p), "%s/hotplug-status", net_be(1, v));
+		net_write(&e->s, p, "connected");
+	}
+	for (i = 0; i < 300 && !net_log_count(&e->s, "switch connected"); i++)
+		sleep_ms(100);
+	CHECK(i < 300, "testpmd did not connect to %s", sock);
+	e->guest = simenv_fork_as(&e->s.env, 1, guest_main, &ga);
+	CHECK(e->guest > 0, "fork the guest");
+	for (i = 0; i < 300 && !__atomic_load_n(&shm->ready, __ATOMIC_ACQUIRE);
+	     i++)
+		futex_wait(&shm->ready, 0, 100);
+	CHECK(shm->ready == 1, "guest: %s",
+	      shm->ready ? shm->err : "not connected in 30 s");
+	CHECK(!wait_acks(0, 5000), "guest workers did not start");
+	CHECK(!pin_process(e->s.daemon, e->cpu_be), "pin netbackd");
+
+	for (int r = 0; r < runs; r++) {
+		struct sample *o = &res[r];
+		struct nbstats n0;
+		struct snap a, b;
+		uint32_t g;
+
+		memset(o, 0, sizeof(*o));
+		nb_stats(e, &c, &n0);
+		g = command(M_TX, 0, c.len, false);
+		CHECK(!wait_acks(g, 10000), "the guest did not start");
+		sleep_ms(e->warm_ms);
+		for (int k = 0; k < 2; k++) {
+			struct snap *s = k ? &b : &a;
+
+			if (k)
+				sleep_ms(e->run_ms);
+			nb_stats(e, &c, &n);
+			s->t = now_ns();
+			s->pkts = s->bytes = (uint64_t)n.pkts;
+			s->bytes *= c.len;
+			s->sent = slots_pkts(0, 1);
+			memset(&s->be, 0, 3 * sizeof(s->be));
+			sched_proc(e->s.daemon, &s->be);
+			sched_proc(e->guest, &s->guest);
+			sched_proc(tp.pid, &s->host);
+		}
+		guest_idle(e, &c, &n0, o);
+		finish(o, &a, &b);
+		o->drops = (uint64_t)(n.drops - n0.drops);
+		if (e->verbose)
+			fprintf(stderr,
+				"  dpdk tx-64-1q %8.3f Mpps %7.0f ns/pkt "
+				"guest %.2f testpmd %.2f loss %.4f\n",
+				o->pps / 1e6, o->be_ns, o->guest_util,
+				o->host_util, o->loss);
+	}
+	nb_stats(e, &c, &n);
+	nb_tx = n.pkts;
+	command(M_QUIT, 0, 0, false);
+	simenv_wait(e->guest);
+	e->guest = 0;
+	CHECK(testpmd_stop(&tp) == 0, "testpmd did not exit cleanly");
+	tp_rx = testpmd_rx_packets(&tp);
+
+	printf("net over xensim, the DPDK port: guest TX of 64 B frames on 1 "
+	       "queue, %.1f s per run after %u ms of warm-up, %d runs "
+	       "(medians)\n",
+	       e->run_ms / 1000.0, e->warm_ms, runs);
+	printf("netbackd port=dpdk (virtio-user, vhost-user server) -> "
+	       "testpmd rxonly (net_vhost client, one lcore polling on cpu "
+	       "%d, the guest's)\n\n",
+	       e->cpu_host);
+	printf("| path                  |   Mpps | vs TAP | cpu ns/pkt | "
+	       "Mpps/core | busy   | guest  | testpmd | loss %% |\n");
+	printf("|-----------------------|-------:|-------:|-----------:|"
+	       "----------:|-------:|-------:|--------:|-------:|\n");
+	if (tap_pps > 0)
+		printf("| netbackd, TAP         | %6.3f | %6s | %10.0f | %9.3f | "
+		       "%6s | %6s | %7s | %6s |\n",
+		       tap_pps / 1e6, "1", tap_ns,
+		       tap_ns > 0 ? 1e3 / tap_ns : 0, "-", "-", "-", "-");
+	{
+		double pps = MED(res, runs, pps), ns = MED(res, runs, be_ns);
+
+		printf("| netbackd, DPDK port   | %6.3f | ", pps / 1e6);
+		if (tap_pps > 0)
+			printf("%6.2f | ", pps / tap_pps);
+		else
+			printf("%6s | ", "-");
+		printf("%10.0f | %9.3f | %4.0f %% | %4.0f %% | %5.0f %% | "
+		       "%6.3f |\n",
+		       ns, ns > 0 ? 1e3 / ns : 0, MED(res, runs, be_util) * 100,
+		       MED(res, runs, guest_util) * 100,
+		       MED(res, runs, host_util) * 100,
+		       MED(res, runs, loss) * 100);
+	}
+	printf("\nnetbackd handed %lld frames to the device in all (its "
+	       "tx_packets), testpmd counted %lld; dropped at the port "
+	       "(no room in the ring): %llu\n",
+	       nb_tx, tp_rx, (unsigned long long)n.drops);
+	fflush(stdout);
+	return net_pass(&e->s);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
+		{ "dpdk", no_argument, NULL, 'D' },
+		{ "tap-ref", required_argument, NULL, 'T' },
 		{ "no-pin", no_argument, NULL, 'P' },
 		{ "full-copy", no_argument, NULL, 'F' },
 		{ "perf", required_argument, NULL, 'p' },
@@ -1554,7 +1699,8 @@ int main(int argc, char **argv)
 	const char *only = NULL, *perf_cases = NULL;
 	double secs = 2, mc_hot[MAXRUNS], mc_cold[MAXRUNS];
 	unsigned int ncase = 0, batch = 32;
-	int runs = 5, opt, pin = 1, full_copy = 0;
+	int runs = 5, opt, pin = 1, full_copy = 0, dpdk = 0;
+	double tap_pps = 0, tap_ns = 0;
 	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	struct utsname u;
 
@@ -1595,6 +1741,14 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			perf_cases = optarg;
+			break;
+		case 'D':
+			dpdk = 1;
+			break;
+		case 'T':
+			if (sscanf(optarg, "%lf:%lf", &tap_pps, &tap_ns) != 2)
+				usage();
+			tap_pps *= 1e6;
 			break;
 		default:
 			usage();
@@ -1639,6 +1793,8 @@ int main(int argc, char **argv)
 	memset(shm, 0, sizeof(*shm));
 	shm->batch = batch;
 	shm->full_copy = (uint32_t)full_copy;
+	if (dpdk)
+		return run_dpdk(&E, runs, tap_pps, tap_ns);
 	setup(&E);
 
 	uname(&u);
