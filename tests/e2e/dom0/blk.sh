@@ -37,7 +37,7 @@ blk_resync() {
 
 blk_suite() {
 	local type=$1 name=$SCEN img=/images/$SCEN.img d be fe v n m1 m2 m3 \
-		before after pid pid2 boot_s=120 t0 bl
+		before after boot_s=120 t0 bl
 	[ "$type" = hvm ] && boot_s=240
 
 	check blkbackd-mode backend_mode blkbackd
@@ -139,18 +139,7 @@ blk_suite() {
 	g "$name" pattern-write xvda 210 8
 	m3=${G_RES#md5=}
 	sleep 2
-	pid=$(worker_pid "$d")
-	if [ -z "$pid" ]; then
-		fail worker-found "no blkbackd worker for domain $d"
-	else
-		kill -KILL "$pid"
-		info "killed worker $pid of domain $d at $(up)"
-		if wait_until 30 sh -c ". /e2e/lib.sh; p=\$(worker_pid $d) && [ \"\$p\" != $pid ]"; then
-			pid2=$(worker_pid "$d")
-			pass worker-restarted "pid $pid -> $pid2"
-		else
-			fail worker-restarted "no new worker for domain $d in 30 s"
-		fi
+	if worker_kill "$d"; then
 		check backend-connected-after-kill wait_until 30 sh -c \
 			"[ \"\$(xenstore-read $be/state 2> /dev/null)\" = 4 ]"
 		gcheck data-after-worker-kill -t 120 "$name" pattern-check xvda 210 8 "$m3"
@@ -169,6 +158,6 @@ blk_suite() {
 	check backend-gone-after-shutdown wait_until 20 sh -c "! xenstore-exists $be 2> /dev/null"
 	check worker-exits-without-devices wait_until 20 sh -c ". /e2e/lib.sh; ! worker_pid $d > /dev/null"
 	# last: whatever went wrong above shows in the log
-	check blkbackd-log-clean blk_log_errors "$bl" "$pid"
+	check blkbackd-log-clean blk_log_errors "$bl" "$KILLED"
 	return 0
 }

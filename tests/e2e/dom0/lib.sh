@@ -411,6 +411,27 @@ perf_reports() {
 	done
 }
 
+# worker_kill DOMID [DAEMON]: SIGKILL the worker of DAEMON (blkbackd)
+# serving that guest, then check that a new one takes its place within
+# 30 s (checks worker-found, worker-restarted). KILLED: the pid killed
+# (for log_errors). 1 if there was no worker to kill.
+KILLED=
+worker_kill() {
+	local d=$1 n=${2:-blkbackd}
+	KILLED=$(worker_pid "$d" "$n")
+	if [ -z "$KILLED" ]; then
+		fail worker-found "no $n worker for domain $d"
+		return 1
+	fi
+	kill -KILL "$KILLED"
+	info "killed worker $KILLED of domain $d at $(up)"
+	if wait_until 30 sh -c ". /e2e/lib.sh; p=\$(worker_pid $d $n) && [ \"\$p\" != $KILLED ]"; then
+		pass worker-restarted "pid $KILLED -> $(worker_pid "$d" "$n")"
+	else
+		fail worker-restarted "no new $n worker for domain $d in 30 s"
+	fi
+}
+
 # mk_image PATH MIB: a backing file (sparse) in Dom0's tmpfs.
 mk_image() {
 	rm -f "$1"

@@ -80,7 +80,7 @@ vif_script_errors() {
 
 net_suite() {
 	local type=$1 name=$SCEN mac=00:16:3e:4e:00:02 ip=$NET_PREFIX.2 d be fe \
-		tap spec n nl boot_s=120 t=$NET_IPERFT devid ifi kpid
+		tap spec n nl boot_s=120 t=$NET_IPERFT devid ifi
 	# (HVM: SeaBIOS loads kernel and initrd through fw_cfg, slowly)
 	[ "$type" = hvm ] && boot_s=360
 	spec=$(vif_spec "$type" $mac pvback-vif)
@@ -136,14 +136,7 @@ net_suite() {
 	# the worker killed under a live NIC: its successor takes the frontend
 	# over, with the same TAP, still on the bridge
 	ifi=$(cat /sys/class/net/$tap/ifindex 2> /dev/null)
-	kpid=$(worker_pid "$d" netbackd)
-	if [ -z "$kpid" ]; then
-		fail worker-found "no netbackd worker for domain $d"
-	else
-		kill -KILL "$kpid"
-		info "killed worker $kpid of domain $d at $(up)"
-		check worker-restarted wait_until 30 sh -c \
-			". /e2e/lib.sh; p=\$(worker_pid $d netbackd) && [ \"\$p\" != $kpid ]"
+	if worker_kill "$d" netbackd; then
 		check same-tap-after-kill [ "$(cat /sys/class/net/$tap/ifindex 2> /dev/null)" = "$ifi" ]
 		check tap-on-bridge-after-kill [ "$(tap_master $tap)" = $BRIDGE ]
 		check backend-connected-after-kill [ "$(xenstore-read $be/state 2> /dev/null)" = 4 ]
@@ -182,6 +175,6 @@ net_suite() {
 	check worker-exits-without-devices wait_until 20 sh -c ". /e2e/lib.sh; ! worker_pid $d netbackd > /dev/null"
 	iperf_server_stop
 	# last: whatever went wrong above shows in the log
-	check netbackd-log-clean nb_log_errors "$nl" "$kpid"
+	check netbackd-log-clean nb_log_errors "$nl" "$KILLED"
 	return 0
 }

@@ -77,9 +77,7 @@ scenario() {
 	rm -f /run/e2e/netcmp.on /run/e2e/nfig.* /run/e2e/ndrops.*
 	# no NIC at boot: each backend's gets attached in turn
 	GUEST_VIFS=
-	guest_create netcmp pv 384 2 "" "xen_netfront.max_queues=2" || { fail xl-create; return; }
-	pass xl-create
-	check guest-agent guest_ready netcmp 120 || return
+	guest_up netcmp pv 384 2 "" "xen_netfront.max_queues=2" 120 || return
 
 	# ABBA: each backend runs first once
 	for r in 1 2; do

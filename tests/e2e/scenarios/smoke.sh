@@ -5,9 +5,7 @@ scenario() {
 	local img=/images/smoke.img
 	check blkbackd-mode backend_mode blkbackd
 	mk_image "$img" 128
-	guest_create smoke pv 256 2 "'$BLK_SPEC_PREFIX$img'" || { fail xl-create; return; }
-	pass xl-create
-	check guest-agent guest_ready smoke 120 || return
+	guest_up smoke pv 256 2 "'$BLK_SPEC_PREFIX$img'" "" 120 || return
 	gcheck disk-visible -t 90 smoke wait-disk xvda 60 || return
 	gcheck fio-verify -t 240 smoke fio xvda smoke --rw=randwrite --bsrange=4k-1m \
 		--size=16m $FIO_2Q $FIO_VERIFY
