@@ -20,6 +20,8 @@ else
 BUILD ?= build
 endif
 
+# where `make install` puts pvback (and an installed netbackd its plugins)
+PREFIX ?= /usr
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wno-unused-parameter
@@ -113,22 +115,32 @@ NETBACK_LIB_SRC := $(filter-out netback/main.c,$(NETBACK_SRC))
 NETBACKD := $(BUILD)/netbackd
 
 # The DPDK port (port=dpdk), only where pkg-config finds libdpdk (Debian:
-# libdpdk-dev): port_dpdk.c alone sees DPDK's flags (its headers as system
-# headers, under our warnings), netbackd alone links DPDK. PVBACK_HAVE_DPDK
-# lists the port in port.c and its keys in main.c, and tells the tests.
-# Tests and demos link netback's objects without port_dpdk.o (port.c's
-# reference to it is weak).
+# libdpdk-dev): a plugin, $(BUILD)/port_dpdk.so, that netbackd loads
+# (port.c) only when a configuration asks for port=dpdk. netbackd itself
+# links no DPDK: Debian builds DPDK for corei7 (SSE4.2), and its libraries'
+# constructors would kill netbackd at start on a CPU without it (QEMU's
+# qemu64, which the e2e Dom0 runs on) whatever the port; and a Dom0
+# without DPDK's libraries runs TAP ports. port_dpdk.c alone sees DPDK's
+# flags (its headers as system headers, under our warnings); it calls
+# netbackd's own functions (log, pkt), which netbackd exports (-rdynamic).
+# PVBACK_HAVE_DPDK lists the port's keys in main.c and tells the tests.
 DPDK := $(shell pkg-config --exists libdpdk 2>/dev/null && echo 1)
+PORT_DPDK_SO := $(BUILD)/port_dpdk.so
 ifeq ($(DPDK),1)
 DPDK_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags libdpdk))
 DPDK_LIBS := $(shell pkg-config --libs libdpdk)
 CPPFLAGS_ALL += -DPVBACK_HAVE_DPDK
-NETBACKD_DPDK_OBJ := $(call obj,netback/port_dpdk.c)
-$(NETBACKD_DPDK_OBJ): CFLAGS_ALL += $(DPDK_CFLAGS)
+$(PORT_DPDK_SO): netback/port_dpdk.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(DPDK_CFLAGS) -fPIC -shared \
+		-MF $(BUILD)/port_dpdk.d -o $@ $< $(DPDK_LIBS) -lpthread
+all: $(PORT_DPDK_SO)
 endif
+# where an installed netbackd looks for port_dpdk.so (after its own directory)
+$(call obj,netback/port.c): CPPFLAGS_ALL += -DPVBACK_PORT_DIR='"$(PREFIX)/lib/pvback"'
 
-$(NETBACKD): $(call obj,$(NETBACK_SRC) $(COMMON_SRC) $(DAEMON_SRC)) $(NETBACKD_DPDK_OBJ)
-	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(XEN_LIBS) $(DAEMON_LIBS) -lpthread $(DPDK_LIBS)
+$(NETBACKD): $(call obj,$(NETBACK_SRC) $(COMMON_SRC) $(DAEMON_SRC))
+	$(call say,LD,$@)$(CC) $(LDFLAGS_ALL) -rdynamic -o $@ $^ $(XEN_LIBS) $(DAEMON_LIBS) -lpthread
 
 NET_TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/net-*.c))
 $(NET_TEST_BIN): $(call obj,$(NETBACK_LIB_SRC))
@@ -325,7 +337,6 @@ clean:
 # The daemons as Dom0 services: binaries, xl hotplug scripts, systemd units,
 # and the configuration files unless some are there already.
 #   make install [DESTDIR=/staging] [PREFIX=/usr]
-PREFIX ?= /usr
 install: $(BLKBACKD) $(NETBACKD)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/xen/scripts \
 		$(DESTDIR)/lib/systemd/system $(DESTDIR)/etc/pvback \
@@ -342,5 +353,9 @@ install: $(BLKBACKD) $(NETBACKD)
 			install -m 0644 scripts/conf/$$c.conf $(DESTDIR)/etc/pvback/; \
 	done
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/pvback/
+	if [ -e $(PORT_DPDK_SO) ]; then \
+		install -d $(DESTDIR)$(PREFIX)/lib/pvback && \
+		install -m 0644 $(PORT_DPDK_SO) $(DESTDIR)$(PREFIX)/lib/pvback/; \
+	fi
 
 .PHONY: install

@@ -109,9 +109,13 @@ static int netd_validate(void *arg, char *err, size_t errlen)
 
 	if (!ops) {
 #ifdef PVBACK_HAVE_DPDK
-		snprintf(err, errlen,
-			 "port: '%s' is not a port type (tap, dpdk)",
-			 c->nb.port);
+		if (!strcmp(c->nb.port, "dpdk"))
+			snprintf(err, errlen, "port: dpdk: %s",
+				 port_load_error());
+		else
+			snprintf(err, errlen,
+				 "port: '%s' is not a port type (tap, dpdk)",
+				 c->nb.port);
 #else
 		snprintf(err, errlen, "port: '%s' is not a port type (tap)",
 			 c->nb.port);
@@ -142,7 +146,9 @@ static const struct xbus_driver *netd_driver(void *arg, struct loop *ctl)
 			 "%.120s/vhost", c->d.run_dir);
 		c->dpdk_vhost_ours = 1;
 	}
-	port_dpdk_configure(c->dpdk_vhost_dir, c->dpdk_eal_args);
+	/* loaded already (netd_validate found it) */
+	if (!strcmp(c->nb.port, "dpdk"))
+		port_dpdk_setup(c->dpdk_vhost_dir, c->dpdk_eal_args);
 #endif
 	return nb_xbus_driver(&c->nb, ctl);
 }
@@ -207,7 +213,8 @@ static int netd_presandbox(void *arg, unsigned int domid)
 	/* The user makes the sockets of the vifs to come in <run-dir>/vhost,
 	 * handed over as <run-dir>/vif is; a dpdk-vhost-dir of the
 	 * administrator's choice is theirs to open to the user. */
-	if (ops == &port_dpdk_ops && c->d.user[0] && c->dpdk_vhost_ours) {
+	if (ops && !strcmp(ops->name, "dpdk") && c->d.user[0] &&
+	    c->dpdk_vhost_ours) {
 		uid_t uid;
 		gid_t gid;
 

@@ -133,21 +133,29 @@ struct port_ops {
 	int (*flush)(struct port *p, unsigned int q, uint64_t *bytes);
 };
 
-/* The port type called @name ("tap", "dpdk"), or NULL. */
+/*
+ * The port type called @name ("tap", "dpdk"), or NULL. The DPDK port is a
+ * plugin loaded on first use (port.c): before any sandbox.
+ */
 const struct port_ops *port_find(const char *name);
+
+/* Why port_find("dpdk") found nothing (the plugin's load error), or "". */
+const char *port_load_error(void);
 
 extern const struct port_ops port_tap_ops;
 
 #ifdef PVBACK_HAVE_DPDK
+/* port_dpdk.so's two entry points (port.c finds them with dlsym). */
 extern const struct port_ops port_dpdk_ops;
+void port_dpdk_configure(const char *vhost_dir, const char *eal_args);
 
 /*
- * The DPDK port's settings (netbackd's dpdk-* keys): the directory of the
- * vhost-user sockets (<dir>/<ifname>) and the EAL arguments added to the
- * port's own (space-separated, no quoting). Before any presandbox or
- * create, on the control thread.
+ * Load the DPDK port and give it netbackd's dpdk-* keys: the directory of
+ * the vhost-user sockets (<dir>/<ifname>) and the EAL arguments added to
+ * the port's own (space-separated, no quoting). Before any presandbox or
+ * create, on the control thread. 0, or -ENOENT (port_load_error says why).
  */
-void port_dpdk_configure(const char *vhost_dir, const char *eal_args);
+int port_dpdk_setup(const char *vhost_dir, const char *eal_args);
 #endif
 
 #endif
