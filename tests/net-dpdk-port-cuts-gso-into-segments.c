@@ -236,24 +236,15 @@ static void round_ok(const char *what, unsigned int want)
 
 int main(void)
 {
-	char line[256], sock[PATH_MAX + 32], log[PATH_MAX + 32], p[160];
+	char line[256];
 	struct testpmd tp;
 	struct net_scen s;
 	pid_t g;
-	int i;
 
 	testpmd_require();
 	net_start(&s, 1, "port=dpdk", "max-queues=1", NULL);
 	net_add(&s, 1, 0, NULL);
-	snprintf(sock, sizeof(sock), "%s/vhost/vif1.0", s.env.dir);
-	snprintf(log, sizeof(log), "%s/testpmd.log", s.env.dir);
-	testpmd_start(&tp, sock, "macswap", log);
-	snprintf(p, sizeof(p), "%s/hotplug-status", net_be(1, 0));
-	net_write(&s, p, "connected");
-	for (i = 0;
-	     i < 300 && !net_log_count(&s, "vhost-user switch connected"); i++)
-		usleep(100 * 1000);
-	CHECK(i < 300, "testpmd did not connect to %s in 30 s", sock);
+	testpmd_serve_vif(&tp, &s, 1, 0, "macswap");
 	CHECK(!net_log_count(&s, ", TSO"),
 	      "the switch took TSO: nothing left to cut here");
 

@@ -122,32 +122,18 @@ static int guest(void *arg)
 
 int main(void)
 {
-	char line[256], sock[PATH_MAX + 32], log[PATH_MAX + 32];
+	char line[256];
 	unsigned int got = 99, extra = 99, bad = 99;
 	struct testpmd tp;
 	struct net_scen s;
 	long long rx;
 	pid_t g;
-	int i;
 
 	testpmd_require();
 	net_start(&s, 1, "port=dpdk", "max-queues=1", NULL);
 	net_add(&s, 1, 0, NULL);
-	/* The socket is served from create on, the switch may come later;
-	 * a vhost-user port has no interface for the hotplug script. */
-	snprintf(sock, sizeof(sock), "%s/vhost/vif1.0", s.env.dir);
-	snprintf(log, sizeof(log), "%s/testpmd.log", s.env.dir);
-	testpmd_start(&tp, sock, "macswap", log);
-	{
-		char p[160];
-
-		snprintf(p, sizeof(p), "%s/hotplug-status", net_be(1, 0));
-		net_write(&s, p, "connected");
-	}
-	for (i = 0;
-	     i < 300 && !net_log_count(&s, "vhost-user switch connected"); i++)
-		usleep(100 * 1000);
-	CHECK(i < 300, "testpmd did not connect to %s in 30 s", sock);
+	/* The socket is served from create on, the switch may come later. */
+	testpmd_serve_vif(&tp, &s, 1, 0, "macswap");
 
 	CHECK(pipe(to_guest) == 0 && pipe(from_guest) == 0, "pipes");
 	g = simenv_fork_as(&s.env, 1, guest, NULL);
@@ -163,7 +149,8 @@ int main(void)
 	      FRAMES, got - bad, extra);
 	CHECK(simenv_wait(g) == 0, "the guest failed");
 
-	CHECK(testpmd_stop(&tp) == 0, "testpmd did not exit cleanly (%s)", log);
+	CHECK(testpmd_stop(&tp) == 0, "testpmd did not exit cleanly (%s)",
+	      tp.log);
 	rx = testpmd_rx_packets(&tp);
 	CHECK(rx == FRAMES, "testpmd received %lld frames, not %d", rx, FRAMES);
 	return net_pass(&s);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/check.h"
+#include "lib/netscen.h"
 
 #define TESTPMD "dpdk-testpmd"
 
@@ -167,4 +168,22 @@ long long testpmd_rx_packets(const struct testpmd *t)
 	}
 	fclose(f);
 	return n;
+}
+
+void testpmd_serve_vif(struct testpmd *t, struct net_scen *s,
+		       unsigned int domid, unsigned int devid, const char *fwd)
+{
+	char sock[PATH_MAX + 32], log[PATH_MAX + 32], p[160];
+	int i;
+
+	snprintf(sock, sizeof(sock), "%s/vhost/vif%u.%u", s->env.dir, domid,
+		 devid);
+	snprintf(log, sizeof(log), "%s/testpmd.log", s->env.dir);
+	testpmd_start(t, sock, fwd, log);
+	snprintf(p, sizeof(p), "%s/hotplug-status", net_be(domid, devid));
+	net_write(s, p, "connected");
+	for (i = 0; i < 300 && !net_log_count(s, "vhost-user switch connected");
+	     i++)
+		usleep(100 * 1000);
+	CHECK(i < 300, "testpmd did not connect to %s in 30 s", sock);
 }

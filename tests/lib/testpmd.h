@@ -43,6 +43,17 @@ void testpmd_start(struct testpmd *t, const char *sock, const char *fwd,
  */
 int testpmd_stop(struct testpmd *t);
 
+struct net_scen;
+
+/*
+ * Be the switch of vif @domid/@devid (its socket <dir>/vhost/vif<d>.<n>,
+ * testpmd's log <dir>/testpmd.log): start testpmd in mode @fwd, let the
+ * hotplug gate through (a vhost-user port has no interface for a hotplug
+ * script) and wait, up to 30 s, for netbackd to log the switch connected.
+ */
+void testpmd_serve_vif(struct testpmd *t, struct net_scen *s,
+		       unsigned int domid, unsigned int devid, const char *fwd);
+
 /* The count testpmd printed at exit for "RX-packets" (or -1). */
 long long testpmd_rx_packets(const struct testpmd *t);
 
