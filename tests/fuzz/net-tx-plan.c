@@ -60,7 +60,10 @@ static void check_plan(const struct netq_tx_plan *p, unsigned int avail,
 	if (p->nslots != 1 + p->nextras + p->nfrags)
 		BUG("slots %u != 1 + %u + %u", p->nslots, p->nextras,
 		    p->nfrags);
-	if (1 + p->nfrags > NB_LEGACY_SLOTS + 1 || p->nfrags >= fatal_slots)
+	/* As Linux's xenvif_count_requests: fatal_slots counts the slots
+	 * after the first, and a packet of exactly that many is not fatal
+	 * (the bound is checked before each further slot). */
+	if (1 + p->nfrags > NB_LEGACY_SLOTS + 1 || p->nfrags > fatal_slots)
 		BUG("%u data slots taken", 1 + p->nfrags);
 	if (p->first_len < NB_ETH_HLEN ||
 	    r[0].req.offset + p->first_len > NB_PAGE)
