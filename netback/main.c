@@ -45,18 +45,15 @@ struct netd_conf {
 #define DC(field) offsetof(struct netd_conf, field)
 
 static const struct cfg_key nb_keys[] = {
-#ifdef PVBACK_HAVE_DPDK
 	{ "port", CFG_STR, NC(port), sizeof(((struct nb_conf *)0)->port), 0, 0,
-	  NULL, "host side of each vif: tap, dpdk" },
+	  NULL, "host side of each vif: " PORT_TYPES },
+#ifdef PVBACK_HAVE_DPDK
 	{ "dpdk-vhost-dir", CFG_STR, DC(dpdk_vhost_dir),
 	  sizeof(((struct netd_conf *)0)->dpdk_vhost_dir), 0, 0, NULL,
 	  "port=dpdk: vhost-user sockets <dir>/<ifname> (\"\": <run-dir>/vhost)" },
 	{ "dpdk-eal-args", CFG_STR, DC(dpdk_eal_args),
 	  sizeof(((struct netd_conf *)0)->dpdk_eal_args), 0, 0, NULL,
 	  "port=dpdk: more DPDK EAL arguments, space-separated" },
-#else
-	{ "port", CFG_STR, NC(port), sizeof(((struct nb_conf *)0)->port), 0, 0,
-	  NULL, "host side of each vif: tap" },
 #endif
 	{ "max-queues", CFG_UINT, NC(max_queues), 0, 0, NB_MAX_QUEUES, NULL,
 	  "queues offered per vif; 0: online CPUs, at most 8" },
@@ -108,18 +105,15 @@ static int netd_validate(void *arg, char *err, size_t errlen)
 	size_t n = 0;
 
 	if (!ops) {
-#ifdef PVBACK_HAVE_DPDK
-		if (!strcmp(c->nb.port, "dpdk"))
-			snprintf(err, errlen, "port: dpdk: %s",
+		/* port_load_error: "" unless a port type failed to load */
+		if (port_load_error()[0])
+			snprintf(err, errlen, "port: %s: %s", c->nb.port,
 				 port_load_error());
 		else
 			snprintf(err, errlen,
-				 "port: '%s' is not a port type (tap, dpdk)",
+				 "port: '%s' is not a port type (" PORT_TYPES
+				 ")",
 				 c->nb.port);
-#else
-		snprintf(err, errlen, "port: '%s' is not a port type (tap)",
-			 c->nb.port);
-#endif
 		return -EINVAL;
 	}
 	for (; ops->syscalls && ops->syscalls[n]; n++) {

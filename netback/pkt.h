@@ -210,20 +210,32 @@ static inline void pkt_csum_seed(uint8_t *p, size_t len, const struct pkt_l4 *l)
 }
 
 /*
- * pkt_csum_complete - finish a partial checksum: sum @p[@start..@len) (the
- * field at @start + @off holds the pseudo-header sum) and store its
- * complement at @start + @off, as skb_checksum_help. 0, or -EINVAL if the
- * field does not lie inside the packet.
+ * pkt_csum_finished - what finishing a partial checksum puts in its field:
+ * the complement of the sum of @p[@start..@len) (the field at @start +
+ * @off holds the pseudo-header sum), 0 sent as 0xffff, as
+ * skb_checksum_help. 0, or -EINVAL if the field does not lie inside the
+ * packet.
  */
+static inline int pkt_csum_finished(const uint8_t *p, size_t len, size_t start,
+				    size_t off, uint16_t *c)
+{
+	if (start > len || off + 2 > len - start)
+		return -EINVAL;
+	*c = (uint16_t)~pkt_csum_fold(pkt_csum_add(0, p + start, len - start));
+	if (!*c)
+		*c = 0xffff;
+	return 0;
+}
+
+/* pkt_csum_complete - finish a partial checksum in place (as above). */
 static inline int pkt_csum_complete(uint8_t *p, size_t len, size_t start,
 				    size_t off)
 {
 	uint16_t c;
 
-	if (start > len || off + 2 > len - start)
+	if (pkt_csum_finished(p, len, start, off, &c))
 		return -EINVAL;
-	c = (uint16_t)~pkt_csum_fold(pkt_csum_add(0, p + start, len - start));
-	pkt_put_be16(p + start + off, c ? c : 0xffff);
+	pkt_put_be16(p + start + off, c);
 	return 0;
 }
 

@@ -58,6 +58,13 @@ struct port_meta {
 #define PORT_OFFL_TSO4 2 /* TCPv4 GSO (needs CSUM) */
 #define PORT_OFFL_TSO6 4 /* TCPv6 GSO (needs CSUM) */
 
+/* The port types this build has, for help and error texts. */
+#ifdef PVBACK_HAVE_DPDK
+#define PORT_TYPES "tap, dpdk"
+#else
+#define PORT_TYPES "tap"
+#endif
+
 /* The largest packet recv hands over (a 64 KiB GSO frame and headers). */
 #define PORT_MAX_PKT (65536u + 256u)
 
